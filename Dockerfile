@@ -1,0 +1,14 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+RUN useradd --create-home photosite && mkdir -p /data/media /data/deepface && chown -R photosite /data
+USER photosite
+
+EXPOSE 8000
+CMD ["gunicorn", "photosite.wsgi", "--bind", "0.0.0.0:8000"]

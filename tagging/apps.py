@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TaggingConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "tagging"
+    verbose_name = "Photo tagging"

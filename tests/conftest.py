@@ -1,0 +1,44 @@
+"""Shared fixtures. Tests run against the real embedded (or configured) PostgreSQL
+with pgvector and Redis, and a real Celery worker; nothing is faked."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+FACES_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
+
+
+def pytest_configure(config):
+    from photosite.celery import app
+
+    # A queue of this test run alone: a development worker on the same Redis
+    # must not take the tests' tasks (it would run them against the wrong database).
+    app.conf.task_default_queue = f"photosite-test-{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    if not FACES_DIR.is_dir():
+        pytest.fail(f"test photos not found at {FACES_DIR}")
+    return FACES_DIR
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker, in a thread of this process, consuming from Redis.
+
+    Its tasks use their own database connections, so tests using it must let
+    their writes commit (``transactional_db``).
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from photosite.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+        yield worker
+
+
+@pytest.fixture
+def member(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="correct horse battery")

@@ -1,0 +1,74 @@
+"""The compose file, the Dockerfile and .env.example agree with the settings."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _variables_read_by_the_code() -> set[str]:
+    sources = [ROOT / "photosite" / "settings.py", *(ROOT / "tagging").rglob("*.py")]
+    pattern = re.compile(r"""(?:env_\w+|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+    return {name for path in sources for name in pattern.findall(path.read_text())}
+
+
+def test_compose_has_the_services_of_a_deployment():
+    services = _compose()["services"]
+
+    assert {"db", "redis", "web", "worker", "beat"} <= set(services)
+    assert services["db"]["image"].startswith("pgvector/pgvector:pg17")
+    assert "healthcheck" in services["db"]
+    assert "--appendonly" in services["redis"]["command"]
+    assert "gunicorn" in services["web"]["command"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "photosite", "worker"]
+
+
+def test_web_and_worker_share_settings_and_media():
+    services = _compose()["services"]
+    for name in ("web", "worker"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["DATABASE_URL"].endswith("@db:5432/photosite")
+        assert env["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+        assert env["DEBUG"] == "0"
+        assert "SECRET_KEY" in env
+        assert "media:/data/media" in services[name]["volumes"]
+        assert env["MEDIA_ROOT"] == "/data/media"
+        assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
+
+
+def test_compose_sets_only_variables_the_settings_read():
+    env = _compose()["services"]["web"]["environment"]
+    assert set(env) <= _variables_read_by_the_code()
+
+
+def test_env_example_explains_every_variable_the_code_reads():
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    variable = re.compile(r"^([A-Z][A-Z0-9_]+)=")
+    listed = set()
+    for index, line in enumerate(lines):
+        if match := variable.match(line):
+            listed.add(match.group(1))
+            # A comment explains it, right above it or above a run of related variables.
+            above = index - 1
+            while above > 0 and variable.match(lines[above]):
+                above -= 1
+            assert lines[above].startswith("# "), f"{match.group(1)} has no explanation"
+    missing = _variables_read_by_the_code() - listed
+
+    assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_the_dockerfile_installs_the_pinned_requirements():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11" in dockerfile
+    assert "pip install --no-cache-dir -r requirements.txt" in dockerfile
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            assert "==" in line, f"unpinned requirement: {line}"

@@ -1,0 +1,184 @@
+"""The base: real PostgreSQL with pgvector, Redis and a Celery worker."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+
+from photosite.celery import app
+from tagging.models import Album, Face, Photo
+from tagging.selectors import faces_nearest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _unit(vector: np.ndarray) -> list[float]:
+    return (vector / np.linalg.norm(vector)).tolist()
+
+
+def _photo(user, title="Holiday") -> Photo:
+    album = Album.objects.create(owner=user, title=title)
+    return Photo.objects.create(album=album, uploaded_by=user, content_hash="0" * 64, display_name="a.jpg")
+
+
+@pytest.mark.django_db
+def test_it_finds_a_stored_embedding_again_by_cosine_distance(member):
+    rng = np.random.default_rng(7)
+    photo = _photo(member)
+    vectors = rng.normal(size=(50, 128))
+    faces = [
+        Face.objects.create(photo=photo, x=0.1, y=0.1, w=0.2, h=0.2, model_name="Dlib", embedding=_unit(v))
+        for v in vectors
+    ]
+    target = 17
+    query = _unit(vectors[target] + rng.normal(scale=0.05, size=128))
+
+    nearest = list(faces_nearest(embedding=query, model_name="Dlib", limit=3))
+
+    assert nearest[0].pk == faces[target].pk
+    assert nearest[0].nearest_distance < 0.01
+    assert nearest[0].nearest_distance < nearest[1].nearest_distance
+
+
+@pytest.mark.django_db
+def test_it_never_compares_faces_of_another_model(member):
+    photo = _photo(member)
+    vector = _unit(np.ones(128))
+    Face.objects.create(photo=photo, x=0.1, y=0.1, w=0.2, h=0.2, model_name="Facenet", embedding=vector)
+
+    assert list(faces_nearest(embedding=vector, model_name="Dlib")) == []
+
+
+@pytest.mark.django_db
+def test_the_nearest_face_query_uses_the_hnsw_index(member):
+    photo = _photo(member)
+    rng = np.random.default_rng(1)
+    Face.objects.bulk_create(
+        Face(photo=photo, x=0.1, y=0.1, w=0.2, h=0.2, model_name="Dlib", embedding=_unit(vector))
+        for vector in rng.normal(size=(200, 128))
+    )
+    queryset = faces_nearest(embedding=_unit(rng.normal(size=128)), model_name="Dlib", limit=5)
+    with connection.cursor() as cursor:
+        # With 200 rows a sequential scan is cheaper, so the planner would
+        # rightly skip the index; forbid it to prove the index can serve the query.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = queryset.explain()
+
+    assert "face_embedding_dlib_hnsw" in plan, plan
+
+
+@pytest.mark.django_db
+def test_the_database_has_pgvector():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        (version,) = cursor.fetchone()
+    assert tuple(int(part) for part in version.split(".")[:2]) >= (0, 6)
+
+
+@app.task(name="tests.rename_album")
+def rename_album(album_id: int, title: str) -> None:
+    Album.objects.filter(pk=album_id).update(title=title)
+
+
+def test_a_task_sent_through_redis_runs_on_a_real_worker(celery_worker, member):
+    assert app.conf.broker_url.startswith("redis")
+    album = Album.objects.create(owner=member, title="Before")
+
+    rename_album.delay(album.pk, "Renamed by the worker")
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        album.refresh_from_db()
+        if album.title == "Renamed by the worker":
+            break
+        time.sleep(0.1)
+    assert album.title == "Renamed by the worker"
+
+
+def test_django_checks_and_migrations_are_clean(db):
+    call_command("check", fail_level="WARNING")
+    # Exits with status 1 when a model change has no migration.
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
+    env = {
+        "DEBUG": "0",
+        "SECRET_KEY": "",
+        "DATABASE_URL": "postgres://x@127.0.0.1:1/x",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+        "ALLOWED_HOSTS": "example.org",
+    }
+    result = _python("import photosite.settings", env)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_it_rejects_a_boolean_it_cannot_parse():
+    result = _python("import photosite.settings", {"DEBUG": "ture"})
+
+    assert result.returncode != 0
+    assert "DEBUG='ture' is not a boolean" in result.stderr
+
+
+def test_embedded_servers_keep_their_data_across_a_restart(tmp_path):
+    """Each subprocess is the only user of its servers, so they stop when it exits."""
+    env = {"PHOTOSITE_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": "", "CELERY_BROKER_URL": ""}
+    write = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'photosite.settings'; django.setup()\n"
+        "from django.db import connection; from photosite.celery import app\n"
+        "connection.cursor().execute('CREATE TABLE kept (v text); INSERT INTO kept VALUES (%s)', ['photo'])\n"
+        "with app.connection_for_write() as c: c.default_channel.client.rpush('kept', 'task')\n"
+    )
+    read = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'photosite.settings'; django.setup()\n"
+        "from django.db import connection; from photosite.celery import app\n"
+        "c = connection.cursor(); c.execute('SELECT v FROM kept'); print(c.fetchone()[0])\n"
+        "with app.connection_for_write() as k: print(k.default_channel.client.lpop('kept').decode())\n"
+    )
+    first = _python(write, env)
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "var" / "postgres.lease").read_text() == "[]"
+
+    second = _python(read, env)
+
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == ["photo", "task"]
+
+
+def test_several_processes_share_the_embedded_servers(db):
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("the configured database is not the embedded one")
+    # This process holds a lease; a second process joins and leaves, and the
+    # server it leaves behind still answers here.
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'photosite.settings'; django.setup()\n"
+        "from django.db import connection\n"
+        "c = connection.cursor(); c.execute('SELECT 1'); print(c.fetchone()[0])\n"
+    )
+    result = _python(code, {})
+    assert result.returncode == 0, result.stderr
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+    assert str(os.getpid()) in (settings.VAR_DIR / "postgres.lease").read_text()
