@@ -117,6 +117,14 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media-not-public/"
 
+# Upload limits, enforced by the server whatever the page does.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50_000_000)
+UPLOAD_MAX_FILES_PER_REQUEST = env_int("UPLOAD_MAX_FILES_PER_REQUEST", 20)
+# Django's own request limits must let those through (files are streamed to
+# disk past FILE_UPLOAD_MAX_MEMORY_SIZE; form fields are small).
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES_PER_REQUEST
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
+
 # --- Celery -------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or embedded.redis_url(VAR_DIR)
@@ -173,10 +181,34 @@ FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 100_000_000)
 FACE_MIN_SIZE = env_int("FACE_MIN_SIZE", 20)
 FACE_MIN_CONFIDENCE = env_float("FACE_MIN_CONFIDENCE", 0.0)
 FACE_MAX_PER_PHOTO = env_int("FACE_MAX_PER_PHOTO", 50)
-# Cosine distance under which two faces are the same person. Unset: deepface's
-# published threshold for FACE_MODEL.
+# Cosine distance under which two faces are the same person. Unset: the value
+# calibrated for FACE_MODEL (Dlib: 0.085, see tagging/services/recognition.py),
+# else deepface's published threshold for the model.
 FACE_MATCH_THRESHOLD = env_float("FACE_MATCH_THRESHOLD", None)
 FACE_MAX_ATTEMPTS = env_int("FACE_MAX_ATTEMPTS", 3)
+# Suggestions: the confirmed faces nearest to a new face vote for their person.
+FACE_SUGGEST_NEIGHBOURS = env_int("FACE_SUGGEST_NEIGHBOURS", 10)
+# With equal votes, the best person's nearest face must be this much closer
+# than the runner-up's, or nothing is suggested.
+FACE_SUGGEST_MARGIN = env_float("FACE_SUGGEST_MARGIN", 0.005)
+# Grouping of unknown faces (incremental DBSCAN): a face with at least
+# FACE_CLUSTER_MIN_FACES faces (itself included) within FACE_CLUSTER_MAX_DISTANCE
+# starts or joins an unnamed group. Unset distance: the match threshold.
+FACE_CLUSTER_MIN_FACES = env_int("FACE_CLUSTER_MIN_FACES", 2)
+FACE_CLUSTER_MAX_DISTANCE = env_float("FACE_CLUSTER_MAX_DISTANCE", None)
+# Approximate searches that filter rows widen the HNSW candidate list to this.
+FACE_FILTERED_EF_SEARCH = env_int("FACE_FILTERED_EF_SEARCH", 200)
+# The sweeper runs this often (seconds) and re-sends photos pending for longer
+# than the grace period (the broker was down at upload time, or a message was
+# lost), and takes back photos stuck in processing past the hard time limit.
+PHOTO_SWEEP_INTERVAL = env_int("PHOTO_SWEEP_INTERVAL", 300)
+PHOTO_PENDING_GRACE = env_int("PHOTO_PENDING_GRACE", 600)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-photos": {"task": "tagging.tasks.sweep_photos", "schedule": PHOTO_SWEEP_INTERVAL},
+    # Faces that were not dense enough to group when they arrived get another
+    # chance once more photos are in.
+    "group-pending-faces": {"task": "tagging.tasks.group_pending_faces", "schedule": 24 * 3600},
+}
 FACE_RECOGNITION_ENABLED = env_bool("FACE_RECOGNITION_ENABLED", True)
 
 # --- Logging ------------------------------------------------------------------

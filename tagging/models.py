@@ -87,6 +87,10 @@ class Photo(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Who holds the photo while it is processing: the Celery task id. A task
+    # delivered again after its worker died carries the same id and may take
+    # the photo back; any other run leaves it alone.
+    claimed_by = models.CharField(max_length=64, blank=True)
     face_model = models.CharField(max_length=40, blank=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -189,6 +193,16 @@ class Face(models.Model):
                 OpClass(embedding_expression("Dlib"), name="vector_cosine_ops"),
                 name="face_embedding_dlib_hnsw",
                 condition=Q(model_name="Dlib"),
+                m=16,
+                ef_construction=64,
+            ),
+            # Suggestions search confirmed faces only. Filtering an index over
+            # all faces would starve the approximate search when few are
+            # confirmed; a partial index over just those faces cannot starve.
+            HnswIndex(
+                OpClass(embedding_expression("Dlib"), name="vector_cosine_ops"),
+                name="face_confirmed_dlib_hnsw",
+                condition=Q(model_name="Dlib", status="confirmed"),
                 m=16,
                 ef_construction=64,
             ),

@@ -39,6 +39,13 @@ def celery_worker(transactional_db):
         yield worker
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Each test writes its files to a folder of its own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def member(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="correct horse battery")

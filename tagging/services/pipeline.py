@@ -1,0 +1,392 @@
+"""Processing one photo: decode, find and embed faces, write derivatives and faces.
+
+deepface runs outside any transaction; its results are written in one short
+atomic block at the end. Running a photo twice (a retry, a task delivered again
+after its worker died, ``manage.py reprocess``) never duplicates faces: faces
+found again in the same place keep their row, so tags, rejections and covers
+survive.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+from PIL import Image
+
+from tagging import face_engine
+from tagging.models import Face, Photo, crop_path, preview_path, thumbnail_path
+from tagging.services.images import ImageRejected, LoadedImage, image_load, jpeg_bytes
+
+logger = logging.getLogger(__name__)
+
+# Errors that say nothing about the photo: the database or the broker was
+# unreachable for a moment. The task retries them with backoff.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, ConnectionError)
+
+THUMBNAIL_SIDE = 480
+CROP_SIDE = 224
+# Crops show some of the head and hair around the detector's tight box.
+CROP_MARGIN = 0.35
+# Boxes overlapping this much on a second run are the same face.
+SAME_FACE_IOU = 0.5
+
+
+@dataclass
+class FoundFace:
+    x: float  # relative to the oriented image, 0..1
+    y: float
+    w: float
+    h: float
+    confidence: float | None
+    embedding: np.ndarray
+    crop: bytes
+
+
+@dataclass
+class Analysis:
+    width: int
+    height: int
+    taken_at: datetime | None
+    faces: list[FoundFace]
+    thumbnail: bytes
+    preview: bytes
+
+
+def photo_claim(*, photo_id: int, token: str) -> bool:
+    """Move the photo from pending to processing for ``token``; False if it is not ours to do.
+
+    A photo already processing under the same token is taken back: that is
+    the same task delivered again after its worker died.
+    """
+    claimable = Q(status=Photo.Status.PENDING) | Q(status=Photo.Status.PROCESSING, claimed_by=token)
+    return bool(
+        Photo.objects.filter(claimable, pk=photo_id).update(
+            status=Photo.Status.PROCESSING,
+            claimed_by=token,
+            attempts=F("attempts") + 1,
+            status_changed_at=timezone.now(),
+        )
+    )
+
+
+def photo_process(*, photo_id: int, token: str | None = None) -> Photo | None:
+    """Process one photo if it is waiting. Returns the photo, or None when there
+    was nothing to do (gone, done, failed, or being processed by someone else).
+
+    Undecodable files fail at once. Any other error puts the photo back to
+    pending (or failed, after ``FACE_MAX_ATTEMPTS``) and is raised again, so
+    the task can retry transient ones.
+    """
+    token = token or uuid.uuid4().hex
+    if not photo_claim(photo_id=photo_id, token=token):
+        return None
+    photo = Photo.objects.filter(pk=photo_id).first()
+    if photo is None:
+        return None
+    try:
+        analysis = photo_analyse(photo=photo)
+        saved = photo_save_analysis(photo_id=photo_id, token=token, analysis=analysis)
+    except ImageRejected as error:
+        photo_fail(photo_id=photo_id, token=token, reason=str(error))
+    except SoftTimeLimitExceeded:
+        photo_release(photo_id=photo_id, token=token, reason="processing took longer than the time limit")
+        raise
+    except TRANSIENT_ERRORS as error:
+        photo_release(photo_id=photo_id, token=token, reason=f"temporary error: {error}")
+        raise
+    except Exception as error:
+        logger.exception("photo %s: unexpected error", photo_id)
+        photo_release(
+            photo_id=photo_id, token=token, reason=f"unexpected error: {type(error).__name__}: {error}"
+        )
+        raise
+    else:
+        if saved is not None:
+            _recognize(saved)
+        return saved
+    return Photo.objects.filter(pk=photo_id).first()
+
+
+def _recognize(photo: Photo) -> None:
+    """Suggest and group the photo's new faces. The photo is done either way:
+    a failure here is caught up by the nightly grouping pass."""
+    from tagging.services.recognition import faces_recognize
+
+    ids = photo.faces.exclude(status=Face.Status.CONFIRMED).values_list("pk", flat=True)
+    try:
+        faces_recognize(face_ids=list(ids))
+    except DatabaseError:
+        logger.exception("photo %s: recognition failed; the nightly pass will retry", photo.pk)
+
+
+def photo_analyse(*, photo: Photo) -> Analysis:
+    """Everything slow, outside any transaction: decode, faces, derivatives."""
+    try:
+        source = photo.original.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise ImageRejected("the original file is missing from storage") from None
+    with source:
+        loaded = image_load(
+            source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
+        )
+    faces = faces_find(loaded=loaded) if settings.FACE_RECOGNITION_ENABLED else []
+    return Analysis(
+        width=loaded.width,
+        height=loaded.height,
+        taken_at=_exif_datetime(loaded.taken_at),
+        faces=faces,
+        thumbnail=jpeg_bytes(loaded.rgb, max_side=THUMBNAIL_SIDE, quality=80),
+        preview=jpeg_bytes(loaded.rgb),
+    )
+
+
+def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
+    """Detect and embed, then keep the faces worth keeping, largest first."""
+    array = loaded.array()
+    height, width = array.shape[:2]
+    detected = face_engine.faces_detect(
+        image=array,
+        model_name=settings.FACE_MODEL,
+        detector=settings.FACE_DETECTOR,
+        home=settings.DEEPFACE_HOME,
+    )
+    # Sizes are judged in pixels of the original, not of the downscaled copy.
+    scale = loaded.width / width
+    kept = [
+        face
+        for face in detected
+        if min(face.w, face.h) * scale >= settings.FACE_MIN_SIZE
+        and (face.confidence is None or face.confidence >= settings.FACE_MIN_CONFIDENCE)
+    ]
+    kept.sort(key=lambda face: face.w * face.h, reverse=True)
+    found = []
+    for face in kept[: settings.FACE_MAX_PER_PHOTO]:
+        embedding = np.asarray(face.embedding, dtype=np.float32)
+        embedding = embedding / (np.linalg.norm(embedding) or 1.0)
+        found.append(
+            FoundFace(
+                x=face.x / width,
+                y=face.y / height,
+                w=face.w / width,
+                h=face.h / height,
+                confidence=face.confidence,
+                embedding=embedding,
+                crop=_crop(loaded.rgb, face),
+            )
+        )
+    return found
+
+
+def _crop(image: Image.Image, face) -> bytes:
+    side = max(face.w, face.h) * (1 + 2 * CROP_MARGIN)
+    cx, cy = face.x + face.w / 2, face.y + face.h / 2
+    box = (
+        max(0, int(cx - side / 2)),
+        max(0, int(cy - side / 2)),
+        min(image.width, int(cx + side / 2)),
+        min(image.height, int(cy + side / 2)),
+    )
+    return jpeg_bytes(image.crop(box), max_side=CROP_SIDE, quality=85)
+
+
+def _exif_datetime(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        naive = datetime.strptime(value[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    return timezone.make_aware(naive, timezone.get_default_timezone())
+
+
+def _iou(a: FoundFace, b: Face) -> float:
+    left, top = max(a.x, b.x), max(a.y, b.y)
+    right, bottom = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
+    inter = max(0.0, right - left) * max(0.0, bottom - top)
+    union = a.w * a.h + b.w * b.h - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _clamp_box(face: FoundFace) -> tuple[float, float, float, float]:
+    x, y = min(max(face.x, 0.0), 1.0), min(max(face.y, 0.0), 1.0)
+    return x, y, max(min(face.w, 1.0 - x), 1e-6), max(min(face.h, 1.0 - y), 1e-6)
+
+
+def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Photo | None:
+    """Write derivatives, then replace the photo's faces in one short transaction."""
+    written: list[str] = []
+
+    def store(path_function, content: bytes) -> str:
+        name = default_storage.save(path_function(None, ""), ContentFile(content))
+        written.append(name)
+        return name
+
+    try:
+        thumbnail = store(thumbnail_path, analysis.thumbnail)
+        preview = store(preview_path, analysis.preview)
+        crops = [store(crop_path, face.crop) for face in analysis.faces]
+        with transaction.atomic():
+            photo = (
+                Photo.objects.select_for_update()
+                .filter(pk=photo_id, status=Photo.Status.PROCESSING, claimed_by=token)
+                .first()
+            )
+            if photo is None:
+                # Deleted meanwhile, or taken back by the sweeper: not ours to write.
+                _delete_files(written)
+                return None
+            obsolete = _faces_replace(photo=photo, faces=analysis.faces, crops=crops)
+            obsolete += [photo.thumbnail.name, photo.preview.name]
+            photo.thumbnail.name, photo.preview.name = thumbnail, preview
+            photo.width, photo.height, photo.taken_at = analysis.width, analysis.height, analysis.taken_at
+            photo.status, photo.error, photo.claimed_by = Photo.Status.DONE, "", ""
+            photo.face_model = settings.FACE_MODEL
+            photo.status_changed_at = timezone.now()
+            photo.save(
+                update_fields=[
+                    "thumbnail",
+                    "preview",
+                    "width",
+                    "height",
+                    "taken_at",
+                    "status",
+                    "error",
+                    "claimed_by",
+                    "face_model",
+                    "status_changed_at",
+                ]
+            )
+            transaction.on_commit(lambda: _delete_files(obsolete))
+    except BaseException:
+        _delete_files(written)
+        raise
+    return photo
+
+
+def _faces_replace(*, photo: Photo, faces: list[FoundFace], crops: list[str]) -> list[str]:
+    """Match new faces to the photo's old ones by position; returns files no longer used.
+
+    A face found again keeps its row (and with it its tag, rejections and any
+    cover that points at it); only its box, embedding and crop are refreshed.
+    """
+    old_faces = list(photo.faces.select_for_update())
+    obsolete: list[str] = []
+    to_create, to_update = [], []
+    for found, crop in zip(faces, crops, strict=True):
+        x, y, w, h = _clamp_box(found)
+        match = max(old_faces, key=lambda old: _iou(found, old), default=None)
+        if match is not None and _iou(found, match) >= SAME_FACE_IOU:
+            old_faces.remove(match)
+            obsolete.append(match.crop.name)
+            match.x, match.y, match.w, match.h = x, y, w, h
+            match.confidence, match.embedding = found.confidence, found.embedding.tolist()
+            match.model_name, match.crop.name = settings.FACE_MODEL, crop
+            to_update.append(match)
+        else:
+            to_create.append(
+                Face(
+                    photo=photo,
+                    x=x,
+                    y=y,
+                    w=w,
+                    h=h,
+                    confidence=found.confidence,
+                    embedding=found.embedding.tolist(),
+                    model_name=settings.FACE_MODEL,
+                    crop=crop,
+                )
+            )
+    obsolete += [old.crop.name for old in old_faces]
+    Face.objects.filter(pk__in=[old.pk for old in old_faces]).delete()
+    Face.objects.bulk_update(to_update, ["x", "y", "w", "h", "confidence", "embedding", "model_name", "crop"])
+    Face.objects.bulk_create(to_create)
+    return obsolete
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete %s", name)
+
+
+def photo_fail(*, photo_id: int, token: str, reason: str) -> None:
+    Photo.objects.filter(pk=photo_id, claimed_by=token).update(
+        status=Photo.Status.FAILED, error=reason[:2000], claimed_by="", status_changed_at=timezone.now()
+    )
+
+
+def photo_release(*, photo_id: int, token: str, reason: str) -> None:
+    """Give the photo back after an error: pending for another try, or failed for good."""
+    try:
+        photo = Photo.objects.filter(pk=photo_id, claimed_by=token).only("attempts").first()
+        if photo is None:
+            return
+        if photo.attempts >= settings.FACE_MAX_ATTEMPTS:
+            photo_fail(
+                photo_id=photo_id, token=token, reason=f"{reason} (gave up after {photo.attempts} attempts)"
+            )
+            return
+        Photo.objects.filter(pk=photo_id, claimed_by=token).update(
+            status=Photo.Status.PENDING, error=reason[:2000], claimed_by="", status_changed_at=timezone.now()
+        )
+    except DatabaseError:
+        # The database itself is the problem; the sweeper takes the photo back
+        # once processing has outlived the time limit.
+        logger.warning("photo %s: could not release after %s", photo_id, reason)
+
+
+@dataclass
+class SweepResult:
+    requeued: list[int]
+    failed: list[int]
+
+
+def photos_sweep(*, now: datetime | None = None) -> SweepResult:
+    """Find photos nobody is working on and get them processed (or failed for good).
+
+    - processing for longer than the hard time limit: its worker died or lost
+      the database; back to pending, or failed after ``FACE_MAX_ATTEMPTS``;
+    - pending for longer than ``PHOTO_PENDING_GRACE``: its message never reached
+      a worker (broker down at upload time, broker lost its queue); sent again.
+    A message sent twice is harmless: only one run can claim the photo.
+    """
+    from tagging.services.uploads import photo_enqueue
+
+    now = now or timezone.now()
+    stuck_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    stuck = Photo.objects.filter(status=Photo.Status.PROCESSING, status_changed_at__lt=stuck_before)
+    failed = list(stuck.filter(attempts__gte=settings.FACE_MAX_ATTEMPTS).values_list("pk", flat=True))
+    Photo.objects.filter(pk__in=failed).update(
+        status=Photo.Status.FAILED,
+        error=f"processing did not finish after {settings.FACE_MAX_ATTEMPTS} attempts",
+        claimed_by="",
+        status_changed_at=now,
+    )
+    stuck.filter(attempts__lt=settings.FACE_MAX_ATTEMPTS).update(
+        status=Photo.Status.PENDING, claimed_by="", status_changed_at=now - timedelta(days=1)
+    )
+    waiting_before = now - timedelta(seconds=settings.PHOTO_PENDING_GRACE)
+    waiting = list(
+        Photo.objects.filter(status=Photo.Status.PENDING, status_changed_at__lt=waiting_before)
+        .order_by("status_changed_at")
+        .values_list("pk", flat=True)[:1000]
+    )
+    # Start a new grace period, so a long queue is not sent again at every sweep.
+    Photo.objects.filter(pk__in=waiting).update(status_changed_at=now)
+    for photo_id in waiting:
+        photo_enqueue(photo_id=photo_id)
+    return SweepResult(requeued=waiting, failed=failed)

@@ -1,0 +1,99 @@
+"""Adding photos to an album: checks, storage under a generated name, enqueueing."""
+
+import hashlib
+import logging
+import os
+import re
+import unicodedata
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from kombu.exceptions import OperationalError
+
+from tagging.models import Album, Photo
+from tagging.services.images import ImageRejected, image_inspect
+
+logger = logging.getLogger(__name__)
+_HASH_CHUNK = 1 << 20
+
+
+class UploadRejected(Exception):
+    """The file was not added; ``str(error)`` says why in plain words."""
+
+
+def display_name_clean(name: str) -> str:
+    """An uploaded file name made safe to show: no folders, control characters or excess length."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    if len(name) > 120:
+        stem, ext = os.path.splitext(name)
+        name = f"{stem[: 120 - len(ext[:10]) - 1]}…{ext[:10]}"
+    return name or "photo"
+
+
+def content_hash(source: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    source.seek(0)
+    for chunk in iter(lambda: source.read(_HASH_CHUNK), b""):
+        digest.update(chunk)
+    source.seek(0)
+    return digest.hexdigest()
+
+
+def photo_upload(
+    *, album: Album, uploader, source: BinaryIO, name: str, size: int | None = None, enqueue: bool = True
+) -> Photo:
+    """Check, store and register one file; face processing is enqueued after commit.
+
+    Raises :class:`UploadRejected` with a message for the uploader when the file
+    is empty, too large, not an accepted image, over the pixel limit or already
+    in the album. Nothing is stored for a rejected file. ``enqueue=False`` leaves
+    the photo pending for the caller to process (evaluations, benchmarks).
+    """
+    if size is None:
+        source.seek(0, os.SEEK_END)
+        size = source.tell()
+    if size == 0:
+        raise UploadRejected("the file is empty")
+    if size > settings.UPLOAD_MAX_BYTES:
+        raise UploadRejected(
+            f"too large: {size / 1_000_000:.1f} MB; the limit is {settings.UPLOAD_MAX_BYTES // 1_000_000} MB"
+        )
+    try:
+        image_inspect(source=source, max_pixels=settings.FACE_MAX_PIXELS)
+    except ImageRejected as error:
+        raise UploadRejected(str(error)) from None
+    digest = content_hash(source)
+    if Photo.objects.filter(album=album, content_hash=digest).exists():
+        raise UploadRejected("already in this album")
+
+    photo = Photo(
+        album=album, uploaded_by=uploader, content_hash=digest, display_name=display_name_clean(name)
+    )
+    photo.original.save("original", File(source), save=False)
+    try:
+        with transaction.atomic():
+            photo.save()
+            if enqueue:
+                transaction.on_commit(lambda: photo_enqueue(photo_id=photo.pk))
+    except IntegrityError:
+        # The same file uploaded twice at once: the unique constraint let one in.
+        default_storage.delete(photo.original.name)
+        raise UploadRejected("already in this album") from None
+    return photo
+
+
+def photo_enqueue(*, photo_id: int) -> None:
+    """Send the photo to the workers. A broker that is down loses nothing: the
+    photo stays pending and the sweeper sends it again."""
+    from tagging.tasks import process_photo
+
+    try:
+        process_photo.apply_async(args=[photo_id], retry=False)
+    except (OperationalError, OSError):
+        logger.warning("broker unavailable; photo %s stays pending for the sweeper", photo_id)

@@ -1,0 +1,45 @@
+"""Celery tasks: thin wrappers that take ids and call services.
+
+Every task is idempotent, so late acknowledgement (a message delivered again
+after a worker died) is safe.
+"""
+
+from celery import shared_task
+from celery.signals import worker_process_init
+
+from tagging.services import pipeline, recognition
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=pipeline.TRANSIENT_ERRORS,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def process_photo(self, photo_id: int) -> None:
+    pipeline.photo_process(photo_id=photo_id, token=self.request.id)
+
+
+@shared_task
+def sweep_photos() -> None:
+    pipeline.photos_sweep()
+
+
+@shared_task
+def group_pending_faces() -> None:
+    recognition.faces_group_pending()
+
+
+@worker_process_init.connect
+def _load_models(**kwargs) -> None:
+    """Load the face models once per worker process, before the first photo."""
+    from django.conf import settings
+
+    from tagging import face_engine
+
+    if settings.FACE_RECOGNITION_ENABLED:
+        face_engine.engine_warm_up(
+            model_name=settings.FACE_MODEL, detector=settings.FACE_DETECTOR, home=settings.DEEPFACE_HOME
+        )
