@@ -1,0 +1,158 @@
+"""What members do with faces: confirm, reject, tag, untag, name a group.
+
+Each action is one transaction that locks the face rows it changes, followed by
+a bounded refresh of the suggestions near the face, so every tag a member
+confirms improves the suggestions on other photos right away.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from tagging.models import Face, FaceRejection, Person
+from tagging.services import recognition
+
+
+class FaceActionError(Exception):
+    """The action does not apply to the face in its current state (``str`` says why)."""
+
+
+class NameTaken(FaceActionError):
+    """Another person already has this name; they may be the same person."""
+
+    def __init__(self, existing: Person):
+        super().__init__(f"{existing.name} already exists")
+        self.existing = existing
+
+
+def _locked(face_id: int) -> Face:
+    return Face.objects.select_for_update().get(pk=face_id)
+
+
+def _cover_if_missing(person_id: int, face_id: int) -> None:
+    Person.objects.filter(pk=person_id, cover_face__isnull=True).update(cover_face_id=face_id)
+
+
+def face_confirm(*, face: Face) -> Face:
+    """Confirm the suggestion on ``face``."""
+    with transaction.atomic():
+        face = _locked(face.pk)
+        if face.status != Face.Status.SUGGESTED:
+            raise FaceActionError("this face has no suggestion to confirm")
+        face.status, face.distance = Face.Status.CONFIRMED, None
+        face.save(update_fields=["status", "distance", "updated_at"])
+        _cover_if_missing(face.person_id, face.pk)
+    recognition.faces_refresh_near(face=face)
+    return face
+
+
+def face_reject(*, face: Face, user=None) -> Face:
+    """ "Not this person": remember it, and look for another suggestion."""
+    with transaction.atomic():
+        face = _locked(face.pk)
+        if face.status != Face.Status.SUGGESTED:
+            raise FaceActionError("this face has no suggestion to reject")
+        FaceRejection.objects.get_or_create(
+            face=face, person_id=face.person_id, defaults={"rejected_by": user}
+        )
+        face.person, face.status, face.distance = None, Face.Status.UNASSIGNED, None
+        face.save(update_fields=["person", "status", "distance", "updated_at"])
+    recognition.face_suggest(face=face)
+    recognition.unnamed_groups_prune()
+    return face
+
+
+def face_tag(*, face: Face, person: Person) -> Face:
+    """Say who ``face`` is: a confirmed tag for an existing person."""
+    if person.recognition_opt_out:
+        raise FaceActionError(f"{person} has opted out of face recognition")
+    with transaction.atomic():
+        face = _locked(face.pk)
+        face.person, face.status, face.distance = person, Face.Status.CONFIRMED, None
+        face.save(update_fields=["person", "status", "distance", "updated_at"])
+        # A member's own word overrides an earlier "not this person".
+        FaceRejection.objects.filter(face=face, person=person).delete()
+        _cover_if_missing(person.pk, face.pk)
+    recognition.faces_refresh_near(face=face)
+    recognition.unnamed_groups_prune()
+    return face
+
+
+def face_tag_new_person(*, face: Face, name: str) -> Face:
+    """Tag ``face`` as a person who is not in the directory yet."""
+    name = name.strip()
+    if not name:
+        raise FaceActionError("a name is needed")
+    person = Person.objects.create(name=name)
+    return face_tag(face=face, person=person)
+
+
+def face_untag(*, face: Face) -> Face:
+    """Undo a confirmed tag; the face is open to suggestions again."""
+    with transaction.atomic():
+        face = _locked(face.pk)
+        if face.status != Face.Status.CONFIRMED:
+            raise FaceActionError("this face is not tagged")
+        person_id = face.person_id
+        face.person, face.status, face.distance = None, Face.Status.UNASSIGNED, None
+        face.save(update_fields=["person", "status", "distance", "updated_at"])
+        Person.objects.filter(pk=person_id, cover_face=face).update(cover_face=None)
+    # Faces suggested on the strength of this tag are re-judged without it.
+    recognition.faces_refresh_near(face=face)
+    recognition.face_suggest(face=face)
+    return face
+
+
+def faces_confirm_bulk(*, person: Person, face_ids: Iterable[int]) -> int:
+    """Confirm many suggestions for one person at once (the review grid). Returns how many."""
+    with transaction.atomic():
+        faces = list(
+            Face.objects.select_for_update().filter(
+                pk__in=list(face_ids), person=person, status=Face.Status.SUGGESTED
+            )
+        )
+        Face.objects.filter(pk__in=[f.pk for f in faces]).update(status=Face.Status.CONFIRMED, distance=None)
+        if faces:
+            _cover_if_missing(person.pk, faces[0].pk)
+    for face in faces:
+        face.status = Face.Status.CONFIRMED
+        recognition.faces_refresh_near(face=face)
+    return len(faces)
+
+
+def faces_reject_bulk(*, person: Person, face_ids: Iterable[int], user=None) -> int:
+    faces = Face.objects.filter(pk__in=list(face_ids), person=person, status=Face.Status.SUGGESTED)
+    count = 0
+    for face in faces:
+        face_reject(face=face, user=user)
+        count += 1
+    return count
+
+
+def person_name(*, person: Person, name: str, allow_duplicate: bool = False) -> Person:
+    """Name a group the system found; its suggested faces become confirmed tags.
+
+    Raises :class:`NameTaken` when someone else already has the name, so the
+    caller can offer a merge instead of creating a second person of that name.
+    """
+    name = name.strip()
+    if not name:
+        raise FaceActionError("a name is needed")
+    existing = Person.objects.filter(name__iexact=name).exclude(pk=person.pk).first()
+    if existing is not None and not allow_duplicate:
+        raise NameTaken(existing)
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=person.pk)
+        was_unnamed = not person.name
+        person.name = name
+        person.save(update_fields=["name"])
+        if was_unnamed:
+            # Naming a group is the member's word on every face in it.
+            faces = list(person.faces.filter(status=Face.Status.SUGGESTED).values_list("pk", flat=True))
+            Face.objects.filter(pk__in=faces).update(status=Face.Status.CONFIRMED, distance=None)
+            if faces:
+                _cover_if_missing(person.pk, faces[0])
+    if was_unnamed:
+        for face in Face.objects.filter(pk__in=faces):
+            recognition.faces_refresh_near(face=face)
+    return person

@@ -1,0 +1,266 @@
+"""Suggestions and grouping in pgvector, with real embeddings of the shared photographs."""
+
+import csv
+import hashlib
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from django.db import connection
+from PIL import Image, ImageOps
+
+from tagging import face_engine, selectors
+from tagging.models import Album, Face, FaceRejection, Person, Photo
+from tagging.services import faces as face_actions
+from tagging.services import recognition
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="session")
+def detections(faces_dir, tmp_path_factory):
+    """Every fixture's faces, largest first, found once for the whole session."""
+    from django.conf import settings
+
+    found = {}
+    with open(faces_dir / "faces.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        image = ImageOps.exif_transpose(Image.open(faces_dir / row["file"])).convert("RGB")
+        image.thumbnail((settings.FACE_MAX_SIDE, settings.FACE_MAX_SIDE))
+        faces = face_engine.faces_detect(
+            image=np.asarray(image), model_name="Dlib", detector="dlib", home=settings.DEEPFACE_HOME
+        )
+        faces.sort(key=lambda f: f.w * f.h, reverse=True)
+        found[row["file"]] = (image.size, faces, row["people"].split(";"))
+    return found
+
+
+class Library:
+    """The fixtures loaded as photos and faces, with the truth about the largest faces."""
+
+    def __init__(self, owner, detections):
+        album = Album.objects.create(owner=owner, title="All")
+        self.faces: dict[str, list[Face]] = {}
+        self.truth: dict[int, str] = {}  # face id -> person, for faces whose person is known
+        for name, ((width, height), found, people) in detections.items():
+            photo = Photo.objects.create(
+                album=album,
+                uploaded_by=owner,
+                display_name=name,
+                status=Photo.Status.DONE,
+                content_hash=hashlib.sha256(name.encode()).hexdigest(),
+                width=width,
+                height=height,
+            )
+            rows = Face.objects.bulk_create(
+                Face(
+                    photo=photo,
+                    x=f.x / width,
+                    y=f.y / height,
+                    w=f.w / width,
+                    h=f.h / height,
+                    embedding=f.embedding.tolist(),
+                    model_name="Dlib",
+                )
+                for f in found
+            )
+            self.faces[name] = rows
+            if len(people) == 1:
+                self.truth[rows[0].pk] = people[0]
+
+    def first(self, name: str) -> Face:
+        return Face.objects.get(pk=self.faces[name][0].pk)
+
+    def all_ids(self) -> list[int]:
+        return [face.pk for rows in self.faces.values() for face in rows]
+
+
+@pytest.fixture
+def library(member, detections):
+    return Library(member, detections)
+
+
+def _confirm_first_portraits(library) -> dict[str, Person]:
+    people = {}
+    for name in sorted(library.faces):
+        if not name.startswith("people/"):
+            continue
+        who = name.split("/")[1]
+        if who not in people:
+            people[who] = Person.objects.create(name=who)
+            face_actions.face_tag(face=library.first(name), person=people[who])
+    return people
+
+
+def test_confirming_one_portrait_each_suggests_everyone_else_correctly(library, detections):
+    recognition.faces_recognize(face_ids=library.all_ids())
+    people = _confirm_first_portraits(library)
+    by_id = {person.pk: name for name, person in people.items()}
+
+    for name, (_, _, truth) in detections.items():
+        faces = Face.objects.filter(pk__in=[f.pk for f in library.faces[name]]).order_by("-w")
+        named = [by_id[f.person_id] for f in faces if f.person_id in by_id]
+        # No wrong suggestion anywhere, and nobody twice on one photo.
+        assert set(named) <= set(truth), (name, named)
+        assert len(named) == len(set(named)), (name, named)
+        if name.startswith("people/"):
+            assert named == [truth[0]], name
+        if name.startswith("groups/"):
+            assert set(named) == set(truth), name
+
+
+def test_a_rejected_suggestion_never_comes_back(library):
+    obama = Person.objects.create(name="Barack Obama")
+    face_actions.face_tag(face=library.first("people/barack_obama/barack_obama_1.jpg"), person=obama)
+    face = library.first("people/barack_obama/barack_obama_2.jpg")
+    assert (face.person, face.status) == (obama, Face.Status.SUGGESTED)
+
+    face_actions.face_reject(face=face)
+    # More evidence for Obama arrives: still not suggested for this face.
+    face_actions.face_tag(face=library.first("people/barack_obama/barack_obama_3.jpg"), person=obama)
+    face_actions.face_tag(face=library.first("edge/rgba_32bit.png"), person=obama)
+    recognition.faces_recognize(face_ids=[face.pk])
+
+    face.refresh_from_db()
+    assert face.person_id != obama.pk
+    assert FaceRejection.objects.filter(face=face, person=obama).exists()
+
+
+def test_unknown_faces_of_one_person_form_one_group_and_no_group_mixes_people(library):
+    recognition.faces_recognize(face_ids=library.all_ids())
+
+    groups = defaultdict(set)
+    person_groups = defaultdict(set)
+    for face_id, truth in library.truth.items():
+        face = Face.objects.get(pk=face_id)
+        if face.person_id is not None:
+            assert face.person.name == "" and face.status == Face.Status.SUGGESTED
+            groups[face.person_id].add(truth)
+            person_groups[truth].add(face.person_id)
+    assert all(len(members) == 1 for members in groups.values()), groups
+    counts = defaultdict(int)
+    for truth in library.truth.values():
+        counts[truth] += 1
+    for truth, count in counts.items():
+        if count >= 2:
+            assert len(person_groups[truth]) == 1, (truth, person_groups[truth])
+    # The only photo of Lin-Manuel Miranda forms no group of its own.
+    assert library.first("edge/lin_manuel_miranda_rgba.png").person is None
+
+
+def test_naming_a_group_confirms_it_and_keeps_every_confirmed_tag(library):
+    kit = Person.objects.create(name="Kit Harington")
+    confirmed = face_actions.face_tag(
+        face=library.first("people/kit_harington/kit_harington_1.jpg"), person=kit
+    )
+    recognition.faces_recognize(face_ids=library.all_ids())
+    rose_face = library.first("people/rose_leslie/rose_leslie_1.jpg")
+    group = rose_face.person
+    assert group is not None and group.name == ""
+
+    face_actions.person_name(person=group, name="Rose Leslie")
+
+    group.refresh_from_db()
+    assert group.name == "Rose Leslie"
+    assert set(group.faces.values_list("status", flat=True)) == {Face.Status.CONFIRMED}
+    assert group.faces.count() >= 2
+    confirmed.refresh_from_db()
+    assert (confirmed.person, confirmed.status) == (kit, Face.Status.CONFIRMED)
+
+
+def test_naming_a_group_with_a_name_in_use_offers_the_existing_person(library):
+    recognition.faces_recognize(face_ids=library.all_ids())
+    existing = Person.objects.create(name="Joe Biden")
+    group = library.first("people/joe_biden/joe_biden_1.jpg").person
+
+    with pytest.raises(face_actions.NameTaken) as raised:
+        face_actions.person_name(person=group, name="joe biden")
+    assert raised.value.existing == existing
+
+
+def test_untagging_withdraws_the_suggestions_it_supported(library):
+    biden = Person.objects.create(name="Joe Biden")
+    tag = face_actions.face_tag(face=library.first("people/joe_biden/joe_biden_1.jpg"), person=biden)
+    other = library.first("people/joe_biden/joe_biden_2.jpg")
+    assert other.person == biden
+
+    face_actions.face_untag(face=tag)
+
+    other.refresh_from_db()
+    assert other.person_id != biden.pk
+
+
+def test_machine_never_changes_a_confirmed_tag(library):
+    wrong = Person.objects.create(name="Not Obama")
+    face = face_actions.face_tag(face=library.first("people/barack_obama/barack_obama_1.jpg"), person=wrong)
+    obama = Person.objects.create(name="Barack Obama")
+    face_actions.face_tag(face=library.first("people/barack_obama/barack_obama_2.jpg"), person=obama)
+    face_actions.face_tag(face=library.first("people/barack_obama/barack_obama_3.jpg"), person=obama)
+    recognition.faces_recognize(face_ids=library.all_ids())
+    recognition.recluster()
+
+    face.refresh_from_db()
+    assert (face.person, face.status) == (wrong, Face.Status.CONFIRMED)
+
+
+def test_people_who_opted_out_are_never_suggested(library):
+    obama = Person.objects.create(name="Barack Obama", recognition_opt_out=True)
+    Face.objects.filter(pk=library.first("people/barack_obama/barack_obama_1.jpg").pk).update(
+        person=obama, status=Face.Status.CONFIRMED
+    )
+    face = library.first("people/barack_obama/barack_obama_2.jpg")
+
+    recognition.faces_recognize(face_ids=[face.pk])
+
+    face.refresh_from_db()
+    assert face.person_id != obama.pk
+
+
+def test_suggestion_queries_use_the_hnsw_indexes(library):
+    face = library.first("people/barack_obama/barack_obama_1.jpg")
+    distance = selectors.CosineDistance(selectors.embedding_expression("Dlib"), face.embedding)
+    confirmed = (
+        Face.objects.filter(model_name="Dlib", status=Face.Status.CONFIRMED, embedding__isnull=False)
+        .annotate(d=distance)
+        .order_by("d")[:10]
+    )
+    near = (
+        Face.objects.filter(model_name="Dlib", embedding__isnull=False)
+        .annotate(d=distance)
+        .order_by("d")[:10]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+
+    assert "face_confirmed_dlib_hnsw" in confirmed.explain()
+    assert "face_embedding_dlib_hnsw" in near.explain()
+
+
+def test_a_few_confirmed_faces_among_many_are_still_found(member):
+    """A filter that keeps few rows would starve a filtered approximate search."""
+    rng = np.random.default_rng(5)
+    album = Album.objects.create(owner=member, title="Crowd")
+    photo = Photo.objects.create(album=album, uploaded_by=member, content_hash="c" * 64, display_name="c.jpg")
+    vectors = rng.normal(size=(3000, 128))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    Face.objects.bulk_create(
+        Face(photo=photo, x=0.1, y=0.1, w=0.1, h=0.1, model_name="Dlib", embedding=v.tolist())
+        for v in vectors
+    )
+    person = Person.objects.create(name="Rare")
+    far = Face.objects.create(
+        photo=photo,
+        x=0.5,
+        y=0.5,
+        w=0.1,
+        h=0.1,
+        model_name="Dlib",
+        embedding=(-vectors[0]).tolist(),
+        person=person,
+        status=Face.Status.CONFIRMED,
+    )
+
+    found = selectors.faces_confirmed_near(embedding=vectors[0].tolist(), model_name="Dlib", limit=5)
+
+    assert [n.face_id for n in found] == [far.pk]
