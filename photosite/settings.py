@@ -60,6 +60,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tagging.context_processors.site",
             ],
         },
     },
@@ -116,6 +117,12 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 # every file goes through a view that checks access.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media-not-public/"
+# Production: the internal location from which the web server (nginx) sends
+# media after a view has checked access, e.g. "/protected-media/". Unset:
+# Django streams the file itself.
+MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")
+# Members may create their own accounts; otherwise staff create them.
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", False)
 
 # Upload limits, enforced by the server whatever the page does.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50_000_000)

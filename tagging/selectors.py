@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Case, Count, OuterRef, Q, QuerySet, Subquery, Value, When
 from pgvector.django import CosineDistance
 
+from tagging import access
 from tagging.embeddings import embedding_expression
-from tagging.models import Face
+from tagging.models import Album, Face, Person, Photo
 
 
 def faces_nearest(*, embedding: Sequence[float], model_name: str, limit: int = 10) -> QuerySet[Face]:
@@ -112,3 +113,143 @@ def faces_unconfirmed_near(*, embedding, model_name: str, limit: int) -> list[Ne
     """Faces still open to suggestions nearest to ``embedding``: what a new tag may improve."""
     queryset = Face.objects.exclude(status=Face.Status.CONFIRMED)
     return _neighbours(queryset, embedding, model_name, limit)
+
+
+# --- Pages ----------------------------------------------------------------------
+# Each selector below answers one page in a fixed number of queries, whatever
+# the number of albums, photos or people, and counts only what the viewer may see.
+
+
+def _visible_photo_q(user, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}album__owner": user}) | Q(
+        **{f"{prefix}album__visibility": Album.Visibility.MEMBERS}
+    )
+
+
+def albums_for_list(*, user) -> QuerySet[Album]:
+    """Visible albums with photo counts, processing progress and a cover thumbnail (one query)."""
+    cover = (
+        Photo.objects.filter(album=OuterRef("pk"), status=Photo.Status.DONE)
+        .exclude(thumbnail="")
+        .order_by("created_at", "pk")
+        .values("pk")[:1]
+    )
+    return (
+        access.albums_visible(user)
+        .select_related("owner")
+        .annotate(
+            photo_count=Count("photos"),
+            done_count=Count("photos", filter=Q(photos__status=Photo.Status.DONE)),
+            failed_count=Count("photos", filter=Q(photos__status=Photo.Status.FAILED)),
+            cover_photo_id=Subquery(cover),
+        )
+        .order_by("-created_at")
+    )
+
+
+def album_photos(*, album: Album) -> QuerySet[Photo]:
+    """The album's photos in upload order, each with its face count (one query)."""
+    return album.photos.annotate(face_count=Count("faces")).order_by("created_at", "pk")
+
+
+def photo_neighbours(*, photo: Photo) -> tuple[int | None, int | None]:
+    """Ids of the previous and next photo in the album (two small indexed queries)."""
+    siblings = Photo.objects.filter(album_id=photo.album_id)
+    before = siblings.filter(
+        Q(created_at__lt=photo.created_at) | Q(created_at=photo.created_at, pk__lt=photo.pk)
+    ).order_by("-created_at", "-pk")
+    after = siblings.filter(
+        Q(created_at__gt=photo.created_at) | Q(created_at=photo.created_at, pk__gt=photo.pk)
+    ).order_by("created_at", "pk")
+    return before.values_list("pk", flat=True).first(), after.values_list("pk", flat=True).first()
+
+
+def _people_with_visible_faces(*, user, status_filter: Q) -> QuerySet[Person]:
+    visible = _visible_photo_q(user, prefix="faces__photo__")
+    face_filter = visible & status_filter
+    cover = (
+        Face.objects.filter(person=OuterRef("pk"))
+        .filter(_visible_photo_q(user, prefix="photo__"))
+        .annotate(is_cover=Case(When(pk=OuterRef("cover_face_id"), then=Value(0)), default=Value(1)))
+        .order_by("is_cover", "-status", "pk")
+        .values("pk")[:1]
+    )
+    people = Person.objects.all() if user.is_staff else Person.objects.filter(hidden=False)
+    return people.annotate(
+        photo_count=Count("faces__photo", filter=face_filter, distinct=True),
+        face_count=Count("faces", filter=face_filter, distinct=True),
+        visible_cover_id=Subquery(cover),
+    ).filter(face_count__gt=0)
+
+
+def people_named(*, user) -> QuerySet[Person]:
+    """Named people with a confirmed face the viewer may see, with photo counts and covers."""
+    return (
+        _people_with_visible_faces(user=user, status_filter=Q(faces__status=Face.Status.CONFIRMED))
+        .exclude(name="")
+        .order_by("hidden", "name", "pk")
+    )
+
+
+def people_unnamed(*, user, limit: int = 200) -> QuerySet[Person]:
+    """Unnamed groups with faces the viewer may see, largest first."""
+    return (
+        _people_with_visible_faces(user=user, status_filter=Q())
+        .filter(name="")
+        .order_by("-face_count", "pk")[:limit]
+    )
+
+
+def person_photos(*, user, person: Person) -> QuerySet[Photo]:
+    """Photos the viewer may see on which ``person`` is tagged."""
+    return (
+        access.photos_visible(user)
+        .filter(faces__person=person, faces__status=Face.Status.CONFIRMED)
+        .distinct()
+        .order_by("-created_at", "-pk")
+    )
+
+
+def person_review_faces(*, user, person: Person, limit: int = 200) -> QuerySet[Face]:
+    """Faces suggested for ``person`` on photos the viewer may see, most certain first."""
+    return (
+        access.faces_visible(user)
+        .filter(person=person, status=Face.Status.SUGGESTED)
+        .select_related("photo")
+        .order_by("distance", "pk")[:limit]
+    )
+
+
+def photos_with_people(*, user, people: Iterable[Person]) -> QuerySet[Photo]:
+    """Visible photos on which every one of ``people`` is tagged."""
+    photos = access.photos_visible(user)
+    for person in people:
+        photos = photos.filter(
+            pk__in=Face.objects.filter(person=person, status=Face.Status.CONFIRMED).values("photo_id")
+        )
+    return photos.order_by("-created_at", "-pk")
+
+
+@dataclass(frozen=True)
+class SimilarPhoto:
+    photo: Photo
+    face_id: int
+    distance: float
+
+
+def photos_similar(*, user, embedding, model_name: str, limit: int = 24, exclude_face_id: int | None = None):
+    """Visible photos with the faces most similar to ``embedding``, nearest first (deepface's
+    ``find``, inside the site). One photo appears once, with its nearest face."""
+    distance = CosineDistance(embedding_expression(model_name), list(embedding))
+    faces = access.faces_visible(user).filter(model_name=model_name, embedding__isnull=False)
+    if exclude_face_id is not None:
+        faces = faces.exclude(pk=exclude_face_id)
+    rows = faces.annotate(d=distance).order_by("d").values_list("pk", "photo_id", "d")[: limit * 4]
+    with hnsw_search(ef_search=max(settings.FACE_FILTERED_EF_SEARCH, limit * 8)):
+        rows = list(rows)
+    best: dict[int, tuple[int, float]] = {}
+    for face_id, photo_id, d in rows:
+        if photo_id not in best:
+            best[photo_id] = (face_id, float(d))
+    photos = Photo.objects.in_bulk(list(best)[:limit])
+    return [SimilarPhoto(photos[pid], *best[pid]) for pid in list(best)[:limit] if pid in photos]

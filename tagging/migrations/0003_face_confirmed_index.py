@@ -8,14 +8,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tagging', '0002_photo_claimed_by'),
+        ("tagging", "0002_photo_claimed_by"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='face',
-            index=pgvector.django.indexes.HnswIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.comparison.Cast('embedding', pgvector.django.vector.VectorField(dimensions=128)), name='vector_cosine_ops'), condition=models.Q(('model_name', 'Dlib'), ('status', 'confirmed')), ef_construction=64, m=16, name='face_confirmed_dlib_hnsw'),
+            model_name="face",
+            index=pgvector.django.indexes.HnswIndex(
+                django.contrib.postgres.indexes.OpClass(
+                    django.db.models.functions.comparison.Cast(
+                        "embedding", pgvector.django.vector.VectorField(dimensions=128)
+                    ),
+                    name="vector_cosine_ops",
+                ),
+                condition=models.Q(("model_name", "Dlib"), ("status", "confirmed")),
+                ef_construction=64,
+                m=16,
+                name="face_confirmed_dlib_hnsw",
+            ),
         ),
     ]

@@ -1,0 +1,85 @@
+"""Files, only through access checks. Nothing uploaded is ever at a public URL.
+
+In production (``MEDIA_ACCEL_REDIRECT`` set) the web server sends the bytes:
+the view answers with an ``X-Accel-Redirect`` to an internal-only location.
+The content type is decided here from the file's own bytes, never from the upload.
+"""
+
+import mimetypes
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse
+from django.views.decorators.http import require_GET
+
+from tagging import access
+
+_SIGNATURES = [
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"II*\x00", "image/tiff"),
+    (b"MM\x00*", "image/tiff"),
+]
+
+
+def _sniff(head: bytes) -> str:
+    for signature, content_type in _SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        return "image/heic"
+    return "application/octet-stream"
+
+
+def _send(file_field, *, content_type: str | None = None, download_name: str | None = None):
+    if not file_field:
+        raise Http404("not found")
+    try:
+        handle = file_field.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise Http404("not found") from None
+    if content_type is None:
+        content_type = _sniff(handle.read(16))
+        handle.seek(0)
+    prefix = settings.MEDIA_ACCEL_REDIRECT
+    if prefix:
+        handle.close()
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{file_field.name}"
+    else:
+        response = FileResponse(handle, content_type=content_type)
+    if download_name:
+        extension = mimetypes.guess_extension(content_type) or ""
+        response["Content-Disposition"] = f'inline; filename="{download_name}{extension}"'
+    # Private: a shared cache must never hand one member's photo to another.
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+@login_required
+def photo_original(request, photo_id: int):
+    photo = access.photo_for_user(request.user, photo_id)
+    return _send(photo.original, download_name=f"photo-{photo.pk}")
+
+
+@require_GET
+@login_required
+def photo_thumbnail(request, photo_id: int):
+    return _send(access.photo_for_user(request.user, photo_id).thumbnail, content_type="image/jpeg")
+
+
+@require_GET
+@login_required
+def photo_preview(request, photo_id: int):
+    return _send(access.photo_for_user(request.user, photo_id).preview, content_type="image/jpeg")
+
+
+@require_GET
+@login_required
+def face_crop(request, face_id: int):
+    return _send(access.face_for_user(request.user, face_id).crop, content_type="image/jpeg")

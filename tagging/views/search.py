@@ -1,0 +1,64 @@
+"""Search: photos with several people; photos with a similar face."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from tagging import access, face_engine, selectors
+from tagging.models import Person
+from tagging.services.images import ImageRejected, image_load
+
+
+@require_http_methods(["GET"])
+@login_required
+def search(request):
+    ids = [int(i) for i in request.GET.getlist("people") if i.isdigit()]
+    people = Person.objects.exclude(name="")
+    if not request.user.is_staff:
+        people = people.filter(hidden=False)
+    chosen = list(people.filter(pk__in=ids))
+    photos = selectors.photos_with_people(user=request.user, people=chosen)[:200] if chosen else []
+    context = {"people": people.order_by("name")[:1000], "chosen": chosen, "photos": photos}
+    return render(request, "tagging/search.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def find_by_face(request):
+    """deepface's ``find`` inside the site: a face of a visible photo, or a dropped photo
+    that is stored nowhere (decoded in memory, its largest face used, then discarded)."""
+    context = {"results": None, "error": "", "face": None}
+    embedding = model_name = exclude = None
+    if request.method == "GET" and request.GET.get("face", "").isdigit():
+        face = access.face_for_user(request.user, int(request.GET["face"]))
+        if face.embedding is not None:
+            embedding, model_name, exclude = face.embedding, face.model_name, face.pk
+        context["face"] = face
+    elif request.method == "POST" and "photo" in request.FILES:
+        upload = request.FILES["photo"]
+        try:
+            if upload.size > settings.UPLOAD_MAX_BYTES:
+                raise ImageRejected("the file is too large")
+            loaded = image_load(
+                source=upload, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
+            )
+            found = face_engine.faces_detect(
+                image=loaded.array(),
+                model_name=settings.FACE_MODEL,
+                detector=settings.FACE_DETECTOR,
+                home=settings.DEEPFACE_HOME,
+            )
+        except ImageRejected as error:
+            context["error"] = str(error)
+        else:
+            if not found:
+                context["error"] = "no face found in that photo"
+            else:
+                largest = max(found, key=lambda f: f.w * f.h)
+                embedding, model_name = largest.embedding.tolist(), settings.FACE_MODEL
+    if embedding is not None:
+        context["results"] = selectors.photos_similar(
+            user=request.user, embedding=embedding, model_name=model_name, exclude_face_id=exclude
+        )
+    return render(request, "tagging/find_by_face.html", context)
