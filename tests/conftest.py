@@ -18,6 +18,16 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    """A test database of this run's own: several test runs (and the site) may
+    share the embedded server, and must not drop each other's databases."""
+    from django.db import connections
+
+    for connection in connections.all():
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"test_photosite_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
 def faces_dir() -> Path:
     if not FACES_DIR.is_dir():
         pytest.fail(f"test photos not found at {FACES_DIR}")
@@ -49,3 +59,29 @@ def media_root(settings, tmp_path):
 @pytest.fixture
 def member(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="correct horse battery")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}; `bin/photosite test` installs Debian's chromium")
+    # Playwright's sync API runs an event loop in this thread; Django would
+    # otherwise refuse the ORM calls the tests make between browser steps.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()

@@ -1,0 +1,178 @@
+"""The member site in headless Chromium, against the real stack: PostgreSQL with
+pgvector, Redis, a real Celery worker and the real face models."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tagging.models import Album, Face, Photo
+from tests.browser import drop_files, log_in, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def site(live_server, celery_worker):
+    return live_server.url
+
+
+def _new_album(page, site: str, title: str) -> str:
+    page.goto(f"{site}/albums/new/")
+    page.fill("#id_title", title)
+    page.get_by_role("button", name="Create album").click()
+    page.wait_for_url(re.compile(r"/albums/\d+/$"))
+    return page.url
+
+
+def _upload(page, faces_dir, names: list[str], extra: list[tuple[str, bytes]] = ()) -> None:
+    files = [(name.split("/")[-1], (faces_dir / name).read_bytes()) for name in names] + list(extra)
+    drop_files(page, "#upload", files)
+    expect(page.locator(".upload-progress .summary")).to_contain_text(
+        f"{len(files)} of {len(files)} uploaded", timeout=60_000
+    )
+
+
+def _wait_settled(page, count: int) -> None:
+    settled = page.locator("#photos .photo-tile.status-done, #photos .photo-tile.status-failed")
+    expect(settled).to_have_count(count, timeout=120_000)
+
+
+def _photo_url(site: str, album_title: str, name: str) -> str:
+    photo = Photo.objects.get(album__title=album_title, display_name=name)
+    return f"{site}/photos/{photo.pk}/"
+
+
+def test_a_member_uploads_an_album_and_sees_faces_and_a_failure(site, page, member, faces_dir):
+    log_in(page, site, "alice", PASSWORD)
+    _new_album(page, site, "Summer")
+    whole = (faces_dir / "people/joe_biden/joe_biden_2.jpg").read_bytes()
+    broken = ("broken.jpg", whole[: len(whole) // 3])
+    good = [
+        "people/barack_obama/barack_obama_1.jpg",
+        "groups/barack_obama_and_joe_biden_2.jpg",
+        "people/kit_harington/kit_harington_1.jpg",
+        "edge/lin_manuel_miranda_rgba.png",
+    ]
+
+    _upload(page, faces_dir, good, extra=[broken])
+    _wait_settled(page, 5)
+
+    expect(page.locator("#photos .status-done")).to_have_count(4)
+    failed = page.locator("#photos .status-failed")
+    expect(failed).to_have_count(1)
+    expect(failed.locator(".reason")).to_contain_text("truncated")
+    expect(failed.locator("button", has_text="Retry")).to_be_visible()
+    screenshot(page, "album")
+
+    page.goto(_photo_url(site, "Summer", "barack_obama_and_joe_biden_2.jpg"))
+    expect(page.locator("svg.boxes rect")).to_have_count(2)
+    expect(page.locator(".face-card")).to_have_count(2)
+    screenshot(page, "photo-boxes")
+
+
+def test_naming_a_face_brings_a_suggestion_and_a_rejection_sticks(site, page, member, faces_dir):
+    log_in(page, site, "alice", PASSWORD)
+    _new_album(page, site, "Politics")
+    _upload(
+        page,
+        faces_dir,
+        [
+            "people/barack_obama/barack_obama_1.jpg",
+            "people/barack_obama/barack_obama_2.jpg",
+            "people/joe_biden/joe_biden_1.jpg",
+            "people/joe_biden/joe_biden_2.jpg",
+        ],
+    )
+    _wait_settled(page, 4)
+
+    # Name a face.
+    page.goto(_photo_url(site, "Politics", "barack_obama_1.jpg"))
+    card = page.locator(".face-card").first
+    card.get_by_label("Who is this?").fill("Barack Obama")
+    card.get_by_role("button", name="Save").click()
+    expect(page.locator(".face-card .person-name")).to_have_text("Barack Obama")
+
+    # The same person on another photo: suggested, confirmed with one click.
+    page.goto(_photo_url(site, "Politics", "barack_obama_2.jpg"))
+    expect(page.locator(".face-card .suggestion")).to_have_text("Barack Obama?")
+    screenshot(page, "photo-suggestion")
+    page.get_by_role("button", name="Yes, Barack Obama").click()
+    expect(page.locator(".face-card .person-name")).to_have_text("Barack Obama")
+    expect(page.locator(".tagged")).to_contain_text("Barack Obama")
+
+    # A mistaken tag makes a wrong suggestion elsewhere; rejected, it stays gone.
+    page.goto(_photo_url(site, "Politics", "joe_biden_1.jpg"))
+    card = page.locator(".face-card").first
+    card.get_by_label("Who is this?").fill("Kit Harington")
+    card.get_by_role("button", name="Save").click()
+    page.goto(_photo_url(site, "Politics", "joe_biden_2.jpg"))
+    expect(page.locator(".face-card .suggestion")).to_have_text("Kit Harington?")
+    page.get_by_role("button", name="Not Kit Harington").click()
+    expect(page.locator(".face-card .suggestion")).to_have_count(0)
+    page.reload()
+    expect(page.locator(".face-card .suggestion")).to_have_count(0)
+    expect(page.get_by_label("Who is this?")).to_be_visible()
+
+
+def test_an_unnamed_group_is_named_on_the_people_page(site, page, member, faces_dir):
+    log_in(page, site, "alice", PASSWORD)
+    _new_album(page, site, "Set")
+    names = [f"people/kit_harington/kit_harington_{i}.jpg" for i in (1, 2, 3)]
+    _upload(page, faces_dir, names)
+    _wait_settled(page, 3)
+
+    page.goto(f"{site}/people/")
+    group = page.locator(".group-tile")
+    expect(group).to_have_count(1)
+    expect(group.locator(".meta")).to_have_text("3 faces")
+    screenshot(page, "people")
+    group.get_by_placeholder("Who is this?").fill("Kit Harington")
+    group.get_by_role("button", name="Name").click()
+
+    expect(page.locator("h1")).to_have_text("Kit Harington")
+    expect(page.locator(".grid.photos img")).to_have_count(3)
+    screenshot(page, "person")
+    assert Face.objects.filter(person__name="Kit Harington", status=Face.Status.CONFIRMED).count() == 3
+
+
+def test_another_member_sees_private_photos_only_once_shared(
+    site, browser, page, member, faces_dir, django_user_model
+):
+    django_user_model.objects.create_user(username="bob", password=PASSWORD)
+    log_in(page, site, "alice", PASSWORD)
+    album_url = _new_album(page, site, "Family")
+    _upload(page, faces_dir, ["people/rose_leslie/rose_leslie_1.jpg"])
+    _wait_settled(page, 1)
+    photo = Photo.objects.get(album__title="Family")
+    face = photo.faces.get()
+    private = [
+        album_url,
+        f"{site}/photos/{photo.pk}/",
+        f"{site}/photos/{photo.pk}/original/",
+        f"{site}/photos/{photo.pk}/thumbnail/",
+        f"{site}/photos/{photo.pk}/preview/",
+        f"{site}/faces/{face.pk}/crop/",
+    ]
+
+    bob = browser.new_context().new_page()
+    log_in(bob, site, "bob", PASSWORD)
+    for url in private:
+        assert bob.goto(url).status == 404, url
+    missing = bob.goto(f"{site}/photos/{photo.pk + 1000}/")
+    assert missing.status == 404
+
+    page.goto(album_url)
+    page.locator(".album-settings summary").click()
+    page.get_by_label("All members").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("Album saved")
+    assert Album.objects.get(title="Family").visibility == Album.Visibility.MEMBERS
+
+    assert bob.goto(album_url).status == 200
+    expect(bob.locator("#photos .photo-tile")).to_have_count(1)
+    for url in private[1:]:
+        assert bob.goto(url).status == 200, url
+    bob.context.close()
