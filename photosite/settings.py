@@ -5,6 +5,7 @@ variable (listed with explanations in ``.env.example``). Unset variables give a
 local-development setup: embedded PostgreSQL and Redis under ``var/``.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",
     "tagging",
 ]
 
@@ -46,7 +48,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "photosite.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it answers locked-out logins.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # Counts failed logins per user name and address, and refuses during the cool-off.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+# Lock the pair (user name, address): one attacker cannot lock a member out
+# from everywhere, and one address cannot try many passwords for one member.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Behind the compose file's proxy the client address is in X-Forwarded-For.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+ADMIN_URL = "admin/"
 
 ROOT_URLCONF = "photosite.urls"
 
@@ -68,6 +90,22 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "photosite.wsgi.application"
 ASGI_APPLICATION = "photosite.asgi.application"
+
+# --- Security -------------------------------------------------------------------
+# Production (DEBUG off) is served over HTTPS behind a proxy that sets
+# X-Forwarded-Proto; cookies never travel over plain HTTP there.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+# A year of HSTS once the site is known to work over HTTPS.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- Database -----------------------------------------------------------------
 
@@ -215,8 +253,11 @@ CELERY_BEAT_SCHEDULE = {
     # Faces that were not dense enough to group when they arrived get another
     # chance once more photos are in.
     "group-pending-faces": {"task": "tagging.tasks.group_pending_faces", "schedule": 24 * 3600},
+    "expire-embeddings": {"task": "tagging.tasks.expire_embeddings", "schedule": 24 * 3600},
 }
 FACE_RECOGNITION_ENABLED = env_bool("FACE_RECOGNITION_ENABLED", True)
+# Embeddings of faces nobody confirmed are deleted after this many days (0: kept).
+FACE_UNCONFIRMED_RETENTION_DAYS = env_int("FACE_UNCONFIRMED_RETENTION_DAYS", 365)
 
 # --- Logging ------------------------------------------------------------------
 

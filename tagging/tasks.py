@@ -7,7 +7,7 @@ after a worker died) is safe.
 from celery import shared_task
 from celery.signals import worker_process_init
 
-from tagging.services import pipeline, recognition
+from tagging.services import pipeline, privacy, recognition
 
 
 @shared_task(
@@ -30,6 +30,11 @@ def sweep_photos() -> None:
 @shared_task
 def group_pending_faces() -> None:
     recognition.faces_group_pending()
+
+
+@shared_task
+def expire_embeddings() -> None:
+    privacy.embeddings_expire()
 
 
 @worker_process_init.connect

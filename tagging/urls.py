@@ -1,10 +1,15 @@
 from django.urls import path
 
-from tagging.views import accounts, albums, media, people, photos, search
+from tagging.views import accounts, albums, media, people, photos, privacy, search
 
 urlpatterns = [
     path("", albums.home, name="home"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/privacy/", privacy.account, name="account"),
+    path("accounts/privacy/opt-out/", privacy.opt_out, name="opt_out"),
+    path("accounts/privacy/opt-in/", privacy.opt_in, name="opt_in"),
+    path("accounts/delete/", privacy.account_delete, name="account_delete"),
+    path("privacy/", privacy.privacy_page, name="privacy"),
     path("albums/new/", albums.album_create, name="album_create"),
     path("albums/<int:album_id>/", albums.album_detail, name="album"),
     path("albums/<int:album_id>/edit/", albums.album_edit, name="album_edit"),
@@ -27,6 +32,7 @@ urlpatterns = [
     path("people/<int:person_id>/", people.person_detail, name="person"),
     path("people/<int:person_id>/review/", people.person_review, name="person_review"),
     path("people/<int:person_id>/name/", people.person_name, name="person_name"),
+    path("people/<int:person_id>/this-is-me/", privacy.person_this_is_me, name="person_this_is_me"),
     path("search/", search.search, name="search"),
     path("search/face/", search.find_by_face, name="find_by_face"),
 ]

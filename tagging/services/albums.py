@@ -1,15 +1,10 @@
 """Albums: create, change, delete (with every file that belongs to them)."""
 
-import logging
-
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from tagging.models import Album, Face, Photo
+from tagging.models import Album, Photo
 from tagging.services.uploads import photo_enqueue
-
-logger = logging.getLogger(__name__)
 
 
 def album_create(*, owner, title: str, visibility: str) -> Album:
@@ -22,28 +17,9 @@ def album_update(*, album: Album, title: str, visibility: str) -> Album:
     return album
 
 
-def _files_of(photos) -> list[str]:
-    names = []
-    for original, thumbnail, preview in photos.values_list("original", "thumbnail", "preview"):
-        names += [original, thumbnail, preview]
-    names += list(Face.objects.filter(photo__in=photos).values_list("crop", flat=True))
-    return [name for name in names if name]
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("could not delete %s", name)
-
-
 def photos_delete(*, photos) -> int:
-    """Delete photos, their faces, and (once the deletion is committed) their files."""
-    with transaction.atomic():
-        names = _files_of(photos)
-        count, _ = photos.delete()
-        transaction.on_commit(lambda: _delete_files(names))
+    """Delete photos and their faces; their files go after commit (tagging.signals)."""
+    count, _ = photos.delete()
     return count
 
 

@@ -57,7 +57,7 @@ class Analysis:
     width: int
     height: int
     taken_at: datetime | None
-    faces: list[FoundFace]
+    faces: list[FoundFace] | None  # None: recognition is off, faces are left as they are
     thumbnail: bytes
     preview: bytes
 
@@ -111,7 +111,7 @@ def photo_process(*, photo_id: int, token: str | None = None) -> Photo | None:
         )
         raise
     else:
-        if saved is not None:
+        if saved is not None and settings.FACE_RECOGNITION_ENABLED:
             _recognize(saved)
         return saved
     return Photo.objects.filter(pk=photo_id).first()
@@ -139,7 +139,7 @@ def photo_analyse(*, photo: Photo) -> Analysis:
         loaded = image_load(
             source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
         )
-    faces = faces_find(loaded=loaded) if settings.FACE_RECOGNITION_ENABLED else []
+    faces = faces_find(loaded=loaded) if settings.FACE_RECOGNITION_ENABLED else None
     return Analysis(
         width=loaded.width,
         height=loaded.height,
@@ -234,7 +234,7 @@ def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Pho
     try:
         thumbnail = store(thumbnail_path, analysis.thumbnail)
         preview = store(preview_path, analysis.preview)
-        crops = [store(crop_path, face.crop) for face in analysis.faces]
+        crops = [store(crop_path, face.crop) for face in analysis.faces or []]
         with transaction.atomic():
             photo = (
                 Photo.objects.select_for_update()
@@ -245,12 +245,14 @@ def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Pho
                 # Deleted meanwhile, or taken back by the sweeper: not ours to write.
                 _delete_files(written)
                 return None
-            obsolete = _faces_replace(photo=photo, faces=analysis.faces, crops=crops)
-            obsolete += [photo.thumbnail.name, photo.preview.name]
+            obsolete = [photo.thumbnail.name, photo.preview.name]
+            if analysis.faces is not None:
+                obsolete += _faces_replace(photo=photo, faces=analysis.faces, crops=crops)
             photo.thumbnail.name, photo.preview.name = thumbnail, preview
             photo.width, photo.height, photo.taken_at = analysis.width, analysis.height, analysis.taken_at
             photo.status, photo.error, photo.claimed_by = Photo.Status.DONE, "", ""
-            photo.face_model = settings.FACE_MODEL
+            if analysis.faces is not None:
+                photo.face_model = settings.FACE_MODEL
             photo.status_changed_at = timezone.now()
             photo.save(
                 update_fields=[
@@ -306,7 +308,6 @@ def _faces_replace(*, photo: Photo, faces: list[FoundFace], crops: list[str]) ->
                     crop=crop,
                 )
             )
-    obsolete += [old.crop.name for old in old_faces]
     Face.objects.filter(pk__in=[old.pk for old in old_faces]).delete()
     Face.objects.bulk_update(to_update, ["x", "y", "w", "h", "confidence", "embedding", "model_name", "crop"])
     Face.objects.bulk_create(to_create)

@@ -94,20 +94,8 @@ def face_suggest(*, face: Face) -> bool:
     if face.status == Face.Status.CONFIRMED or face.embedding is None:
         return False
     suggestion = suggestion_for(face=face)
-    if suggestion is not None:
-        updated = (
-            Face.objects.filter(pk=face.pk)
-            .exclude(status=Face.Status.CONFIRMED)
-            .update(
-                person_id=suggestion.person_id, status=Face.Status.SUGGESTED, distance=suggestion.distance
-            )
-        )
-        face.person_id, face.status, face.distance = (
-            suggestion.person_id,
-            Face.Status.SUGGESTED,
-            suggestion.distance,
-        )
-        return bool(updated)
+    if suggestion is not None and _assign(face, suggestion.person_id, suggestion.distance):
+        return True
     if face.status == Face.Status.SUGGESTED and face.person_id and _is_named(face.person_id):
         # The evidence for this named suggestion is gone (a tag was undone or rejected).
         Face.objects.filter(pk=face.pk, status=Face.Status.SUGGESTED).update(
@@ -115,6 +103,27 @@ def face_suggest(*, face: Face) -> bool:
         )
         face.person_id, face.status, face.distance = None, Face.Status.UNASSIGNED, None
     return False
+
+
+def _assign(face: Face, person_id: int, distance: float) -> bool:
+    """Suggest ``person_id`` for ``face`` unless a member confirmed the face meanwhile
+    or the person was deleted or merged away since the neighbours were read.
+
+    The person row is locked for the update, so a concurrent deletion either
+    waits for this assignment (and then untags the face) or has already
+    happened (and nothing is assigned).
+    """
+    with transaction.atomic():
+        if not Person.objects.select_for_update().filter(pk=person_id).exists():
+            return False
+        updated = (
+            Face.objects.filter(pk=face.pk)
+            .exclude(status=Face.Status.CONFIRMED)
+            .update(person_id=person_id, status=Face.Status.SUGGESTED, distance=distance)
+        )
+    if updated:
+        face.person_id, face.status, face.distance = person_id, Face.Status.SUGGESTED, distance
+    return bool(updated)
 
 
 def _is_named(person_id: int) -> bool:
@@ -150,10 +159,8 @@ def face_group(*, face: Face) -> bool:
         person_id, distance = group.person_id, group.distance
     else:
         person_id, distance = Person.objects.create().pk, neighbours[0].distance if neighbours else 0.0
-    Face.objects.filter(pk=face.pk, status=Face.Status.UNASSIGNED).update(
-        person_id=person_id, status=Face.Status.SUGGESTED, distance=distance
-    )
-    face.person_id, face.status, face.distance = person_id, Face.Status.SUGGESTED, distance
+    if not _assign(face, person_id, distance):
+        return True  # the group was deleted meanwhile; the face waits for the next pass
     # DBSCAN's expansion: ungrouped faces within reach of a core face belong to
     # its group, even if they were not dense enough on their own when they came.
     for neighbour in neighbours:
@@ -174,6 +181,8 @@ def _group_lock() -> None:
 def faces_recognize(*, face_ids: Iterable[int]) -> None:
     """Suggest people for new faces, then group the rest; non-core faces are
     retried once after the others of the batch (and again by the nightly pass)."""
+    if not settings.FACE_RECOGNITION_ENABLED:
+        return
     faces = list(Face.objects.filter(pk__in=list(face_ids)).exclude(status=Face.Status.CONFIRMED))
     unknown = [face for face in faces if not face_suggest(face=face)]
     deferred = []

@@ -29,6 +29,9 @@ def find_by_face(request):
     """deepface's ``find`` inside the site: a face of a visible photo, or a dropped photo
     that is stored nowhere (decoded in memory, its largest face used, then discarded)."""
     context = {"results": None, "error": "", "face": None}
+    if not settings.FACE_RECOGNITION_ENABLED:
+        context["error"] = "face recognition is switched off on this site"
+        return render(request, "tagging/find_by_face.html", context)
     embedding = model_name = exclude = None
     if request.method == "GET" and request.GET.get("face", "").isdigit():
         face = access.face_for_user(request.user, int(request.GET["face"]))
