@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tagging import access, selectors
 from tagging.forms import NameForm
-from tagging.models import Person
+from tagging.models import Face, Person
 from tagging.services import faces as face_actions
 
 
@@ -47,9 +47,10 @@ def person_review(request, person_id: int):
     """Confirm or reject many suggestions at once; only faces the member may see are touched."""
     person = access.person_for_user(request.user, person_id)
     ids = [int(i) for i in request.POST.getlist("faces") if i.isdigit()]
+    # Not selectors.person_review_faces: it is sliced, and a sliced queryset cannot be filtered.
     visible = list(
-        selectors.person_review_faces(user=request.user, person=person, limit=1000)
-        .filter(pk__in=ids)
+        access.faces_visible(request.user)
+        .filter(pk__in=ids, person=person, status=Face.Status.SUGGESTED)
         .values_list("pk", flat=True)
     )
     if request.POST.get("action") == "reject":

@@ -1,0 +1,400 @@
+"""What staff do with the directory of people: merge, delete, hide, rename, set a
+cover, and take faces away from a person.
+
+Every action is one transaction and writes a ``django.contrib.admin`` LogEntry,
+so the admin's history shows who changed the directory and when, whichever
+page the change came from. Suggestions that the change makes stale are
+refreshed afterwards, outside the transaction, for a bounded number of faces.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from tagging.models import Face, FaceRejection, Person
+from tagging.services import faces as face_actions
+from tagging.services import recognition
+
+# Each refreshed face costs a few vector queries: past this many, the nightly
+# pass and later tags catch up instead of the admin's request.
+REFRESH_LIMIT = 20
+
+
+class PeopleError(Exception):
+    """The action does not apply to these people as they are now (``str`` says why)."""
+
+
+class MergeError(PeopleError):
+    """The merge was refused; nothing changed."""
+
+
+def _log(*, actor: AbstractBaseUser, objects: Iterable, flag: int, message: str) -> None:
+    LogEntry.objects.log_actions(
+        user_id=actor.pk, queryset=list(objects), action_flag=flag, change_message=message
+    )
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _faces_refresh(*, refresh_near: Iterable[Face] = (), suggest: Iterable[Face] = ()) -> None:
+    """Re-judge suggestions after a change, within ``REFRESH_LIMIT`` faces of each kind."""
+    for face in list(refresh_near)[:REFRESH_LIMIT]:
+        recognition.faces_refresh_near(face=face)
+    for face in list(suggest)[:REFRESH_LIMIT]:
+        recognition.face_suggest(face=face)
+    recognition.unnamed_groups_prune()
+
+
+def _unique(people: Iterable[Person]) -> list[Person]:
+    seen: set[int] = set()
+    result = []
+    for person in people:
+        if person.pk not in seen:
+            seen.add(person.pk)
+            result.append(person)
+    return result
+
+
+def person_merge(*, keep: Person, merge: Iterable[Person], actor: AbstractBaseUser) -> Person:
+    """Make ``merge`` one person with ``keep``; returns ``keep`` as it is afterwards.
+
+    Faces keep their status: suggestions for a merged person become
+    suggestions for ``keep``, except where a member rejected ``keep`` (or one
+    of the merged people) for that face, which leaves the face unassigned. A
+    confirmed tag outweighs a rejection it now contradicts: the tag stays and
+    the rejection goes. ``keep`` keeps its name, cover and account, taking the
+    first merged person's where it has none, and is opted out of recognition
+    if any of them was.
+
+    The people are locked in primary key order, so two merges of overlapping
+    people run one after the other instead of deadlocking, and the second
+    finds that someone is gone. Raises :class:`MergeError` for a merge into
+    oneself, nobody to merge, or a person already merged (or deleted) meanwhile.
+    """
+    merged = _unique(merge)
+    if any(person.pk == keep.pk for person in merged):
+        raise MergeError(f"{keep} cannot be merged into themselves")
+    if not merged:
+        raise MergeError("choose at least one person to merge")
+    merge_ids = [person.pk for person in merged]
+
+    with transaction.atomic():
+        locked = {
+            person.pk: person
+            for person in Person.objects.select_for_update()
+            .filter(pk__in=[keep.pk, *merge_ids])
+            .order_by("pk")
+        }
+        gone = [person for person in [keep, *merged] if person.pk not in locked]
+        if gone:
+            names = ", ".join(str(person) for person in gone)
+            raise MergeError(f"{names} already merged into someone else or deleted; reload and try again")
+        keep = locked[keep.pk]
+        merged = [locked[pk] for pk in merge_ids]
+
+        counts = Counter(
+            {
+                (row["person_id"], row["status"]): row["n"]
+                for row in Face.objects.filter(person_id__in=merge_ids)
+                .values("person_id", "status")
+                .annotate(n=Count("pk"))
+            }
+        )
+        moved_rejections, dropped = _rejections_move(keep=keep, merge_ids=merge_ids)
+        confirmed_moved = list(
+            Face.objects.filter(person_id__in=merge_ids, status=Face.Status.CONFIRMED).order_by("pk")[
+                :REFRESH_LIMIT
+            ]
+        )
+        now = timezone.now()
+        Face.objects.filter(person_id__in=merge_ids).update(person=keep, updated_at=now)
+        # The member's "not this person" stood against someone who turns out
+        # to be keep: the suggestion goes, the face is open to others.
+        withdrawn_ids = list(
+            Face.objects.filter(
+                person=keep, status=Face.Status.SUGGESTED, rejections__person=keep
+            ).values_list("pk", flat=True)
+        )
+        Face.objects.filter(pk__in=withdrawn_ids).update(
+            person=None, status=Face.Status.UNASSIGNED, distance=None, updated_at=now
+        )
+        dropped += FaceRejection.objects.filter(
+            person=keep, face__person=keep, face__status=Face.Status.CONFIRMED
+        ).delete()[0]
+
+        update_fields = _take_identity(keep=keep, merged=merged)
+        # Deleted before keep is saved: keep may take over a merged person's
+        # account, which is one-to-one.
+        Person.objects.filter(pk__in=merge_ids).delete()
+        if update_fields:
+            keep.save(update_fields=update_fields)
+
+        summary = ", ".join(
+            f"{person} ({counts[person.pk, Face.Status.CONFIRMED]} confirmed, "
+            f"{counts[person.pk, Face.Status.SUGGESTED]} suggested)"
+            for person in merged
+        )
+        message = (
+            f"Merged {summary} into {keep}; {_plural(moved_rejections, 'rejection')} moved, "
+            f"{_plural(dropped, 'rejection')} dropped, {_plural(len(withdrawn_ids), 'suggestion')} withdrawn"
+        )
+        _log(actor=actor, objects=[keep], flag=CHANGE, message=message)
+
+    # More confirmed faces for keep can change the votes near them.
+    _faces_refresh(
+        refresh_near=confirmed_moved, suggest=Face.objects.filter(pk__in=withdrawn_ids[:REFRESH_LIMIT])
+    )
+    return keep
+
+
+def _rejections_move(*, keep: Person, merge_ids: list[int]) -> tuple[int, int]:
+    """Give the merged people's rejections to ``keep``, one per face. Returns (moved, dropped)."""
+    rows = list(
+        FaceRejection.objects.filter(person_id__in=merge_ids).order_by("pk").values_list("pk", "face_id")
+    )
+    seen = set(
+        FaceRejection.objects.filter(person=keep, face_id__in=[face_id for _, face_id in rows]).values_list(
+            "face_id", flat=True
+        )
+    )
+    move, drop = [], []
+    for pk, face_id in rows:
+        (drop if face_id in seen else move).append(pk)
+        seen.add(face_id)
+    FaceRejection.objects.filter(pk__in=drop).delete()
+    FaceRejection.objects.filter(pk__in=move).update(person=keep)
+    return len(move), len(drop)
+
+
+def _take_identity(*, keep: Person, merged: list[Person]) -> list[str]:
+    """Fill what ``keep`` lacks from the merged people, first one first. Returns the changed fields."""
+    changed = []
+    if not keep.name:
+        name = next((person.name for person in merged if person.name), "")
+        if name:
+            keep.name = name
+            changed.append("name")
+    if keep.cover_face_id is None:
+        covers = [person.cover_face_id for person in merged if person.cover_face_id]
+        # A cover that was a withdrawn suggestion no longer shows keep.
+        still_keep = set(Face.objects.filter(pk__in=covers, person=keep).values_list("pk", flat=True))
+        cover = next((pk for pk in covers if pk in still_keep), None)
+        if cover:
+            keep.cover_face_id = cover
+            changed.append("cover_face")
+    if keep.user_id is None:
+        user_id = next((person.user_id for person in merged if person.user_id), None)
+        if user_id:
+            keep.user_id = user_id
+            changed.append("user")
+    # Opting out is a member's word about themselves; it holds for whoever
+    # they turn out to be.
+    if not keep.recognition_opt_out and any(person.recognition_opt_out for person in merged):
+        keep.recognition_opt_out = True
+        changed.append("recognition_opt_out")
+    return changed
+
+
+def _locked_person(person: Person) -> Person:
+    try:
+        return Person.objects.select_for_update().get(pk=person.pk)
+    except Person.DoesNotExist:
+        raise PeopleError(f"{person} no longer exists (merged or deleted meanwhile)") from None
+
+
+def person_delete(*, person: Person, actor: AbstractBaseUser) -> int:
+    """Delete ``person``; their faces stay, unassigned. Returns how many faces were untagged.
+
+    ``Person.delete()`` alone would leave confirmed faces without a person,
+    which the face constraint refuses; this is the way to delete a person.
+    The untagged faces are grouped again by the nightly pass.
+    """
+    with transaction.atomic():
+        person = _locked_person(person)
+        untagged = Face.objects.filter(person=person).update(
+            person=None, status=Face.Status.UNASSIGNED, distance=None, updated_at=timezone.now()
+        )
+        rejections = FaceRejection.objects.filter(person=person).delete()[0]
+        _log(
+            actor=actor,
+            objects=[person],
+            flag=DELETION,
+            message=f"Deleted; {_plural(untagged, 'face')} untagged, "
+            f"{_plural(rejections, 'rejection')} removed",
+        )
+        person.delete()
+    return untagged
+
+
+def people_hide(*, people: Iterable[Person], hidden: bool, actor: AbstractBaseUser) -> int:
+    """Hide people from the people page, or show them again. Returns how many changed."""
+    with transaction.atomic():
+        changing = list(
+            Person.objects.select_for_update()
+            .filter(pk__in=[person.pk for person in people])
+            .exclude(hidden=hidden)
+            .order_by("pk")
+        )
+        Person.objects.filter(pk__in=[person.pk for person in changing]).update(hidden=hidden)
+        _log(actor=actor, objects=changing, flag=CHANGE, message="Hidden" if hidden else "Shown again")
+    return len(changing)
+
+
+def person_rename(
+    *, person: Person, name: str, actor: AbstractBaseUser, allow_duplicate: bool = False
+) -> Person:
+    """Give ``person`` a new name.
+
+    Naming an unnamed group is the same act as on the person page: its
+    suggested faces become confirmed tags. Raises :class:`PeopleError` for a
+    blank name or, unless ``allow_duplicate``, a name someone else has (a
+    merge is usually what is meant).
+    """
+    name = name.strip()
+    if not name:
+        raise PeopleError("a name is needed")
+    old = Person.objects.filter(pk=person.pk).values_list("name", flat=True).first()
+    if old is None:
+        raise PeopleError(f"{person} no longer exists (merged or deleted meanwhile)")
+    if old == name:
+        return person
+    try:
+        if not old:
+            person = face_actions.person_name(person=person, name=name, allow_duplicate=allow_duplicate)
+        else:
+            if not allow_duplicate:
+                existing = Person.objects.filter(name__iexact=name).exclude(pk=person.pk).first()
+                if existing is not None:
+                    raise face_actions.NameTaken(existing)
+            with transaction.atomic():
+                person = _locked_person(person)
+                person.name = name
+                person.save(update_fields=["name"])
+    except face_actions.NameTaken as taken:
+        raise PeopleError(
+            f"{taken.existing} (#{taken.existing.pk}) already has this name; merge them instead"
+        ) from None
+    _log(
+        actor=actor,
+        objects=[person],
+        flag=CHANGE,
+        message=f"Renamed from {old or 'an unnamed group'} to {name}",
+    )
+    return person
+
+
+def person_set_cover(*, person: Person, face: Face, actor: AbstractBaseUser | None = None) -> Person:
+    """Show ``face`` as the person's picture. Raises :class:`PeopleError` if it is not theirs."""
+    with transaction.atomic():
+        person = _locked_person(person)
+        if not Face.objects.filter(pk=face.pk, person=person).exists():
+            raise PeopleError(f"face {face.pk} is not one of {person}'s faces")
+        person.cover_face_id = face.pk
+        person.save(update_fields=["cover_face"])
+        if actor is not None:
+            _log(actor=actor, objects=[person], flag=CHANGE, message=f"Cover set to face {face.pk}")
+    return person
+
+
+def faces_detach(
+    *,
+    person: Person,
+    faces: Iterable[Face],
+    into_new_person: bool,
+    actor: AbstractBaseUser,
+    name: str = "",
+) -> Person | None:
+    """Take ``faces`` away from ``person``: back to unassigned, or confirmed for a new person.
+
+    Either way a rejection is recorded, so the machine does not suggest
+    ``person`` for these faces again. Faces that are not the person's are
+    ignored. Returns the new person (named ``name``, or an unnamed group), if any.
+    """
+    created = None
+    with transaction.atomic():
+        person = _locked_person(person)
+        detached = list(
+            Face.objects.select_for_update()
+            .filter(pk__in=[face.pk for face in faces], person=person)
+            .order_by("pk")
+        )
+        if not detached:
+            raise PeopleError(f"none of these faces are {person}'s")
+        ids = [face.pk for face in detached]
+        now = timezone.now()
+        if into_new_person:
+            created = Person.objects.create(name=name.strip(), cover_face_id=ids[0])
+            Face.objects.filter(pk__in=ids).update(
+                person=created, status=Face.Status.CONFIRMED, distance=None, updated_at=now
+            )
+        else:
+            Face.objects.filter(pk__in=ids).update(
+                person=None, status=Face.Status.UNASSIGNED, distance=None, updated_at=now
+            )
+        FaceRejection.objects.bulk_create(
+            [FaceRejection(face_id=pk, person=person, rejected_by=actor) for pk in ids], ignore_conflicts=True
+        )
+        if person.cover_face_id in ids:
+            person.cover_face_id = (
+                person.faces.filter(status=Face.Status.CONFIRMED)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+                .first()
+            )
+            person.save(update_fields=["cover_face"])
+        where = f"into {created} (#{created.pk})" if created else "back to unassigned"
+        _log(
+            actor=actor,
+            objects=[person],
+            flag=CHANGE,
+            message=f"Detached {_plural(len(ids), 'face')} {where}: {', '.join(map(str, ids))}",
+        )
+    # Confirmed faces of the person vote no more; faces suggested on their
+    # strength are re-judged, and unassigned ones may find someone else.
+    confirmed = [face for face in detached if face.status == Face.Status.CONFIRMED]
+    _faces_refresh(
+        refresh_near=confirmed,
+        suggest=[] if into_new_person else Face.objects.filter(pk__in=ids[:REFRESH_LIMIT]),
+    )
+    return created
+
+
+def face_reassign(*, face: Face, person: Person, actor: AbstractBaseUser) -> Face:
+    """Say ``face`` is ``person``: a confirmed tag, whatever the face was before."""
+    if person.recognition_opt_out:
+        raise PeopleError(f"{person} has opted out of face recognition")
+    old_id = Face.objects.filter(pk=face.pk).values_list("person_id", flat=True).first()
+    with transaction.atomic():
+        # People before faces, in primary key order, as a merge locks them:
+        # the other order could deadlock with a merge of the old person.
+        locked = {
+            p.pk: p
+            for p in Person.objects.select_for_update()
+            .filter(pk__in=[person.pk, old_id or person.pk])
+            .order_by("pk")
+        }
+        if person.pk not in locked:
+            raise PeopleError(f"{person} no longer exists (merged or deleted meanwhile)")
+        face = Face.objects.select_for_update().filter(pk=face.pk).first()
+        if face is None or face.person_id != old_id:
+            raise PeopleError("this face changed or was deleted meanwhile; reload and try again")
+        face.person, face.status, face.distance = locked[person.pk], Face.Status.CONFIRMED, None
+        face.save(update_fields=["person", "status", "distance", "updated_at"])
+        # Staff's word overrides an earlier "not this person".
+        FaceRejection.objects.filter(face=face, person=person).delete()
+        if old_id is not None and old_id != person.pk:
+            Person.objects.filter(pk=old_id, cover_face=face).update(cover_face=None)
+        Person.objects.filter(pk=person.pk, cover_face__isnull=True).update(cover_face=face)
+        old = locked.get(old_id) if old_id is not None else None
+        _log(
+            actor=actor, objects=[face], flag=CHANGE, message=f"Reassigned from {old or 'nobody'} to {person}"
+        )
+    _faces_refresh(refresh_near=[face])
+    return face
