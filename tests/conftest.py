@@ -56,6 +56,38 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(scope="session")
+def detections(faces_dir):
+    """Every fixture's faces, largest first, found once for the whole session."""
+    import csv
+
+    import numpy as np
+    from django.conf import settings
+    from PIL import Image, ImageOps
+
+    from tagging import face_engine
+
+    found = {}
+    with open(faces_dir / "faces.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        image = ImageOps.exif_transpose(Image.open(faces_dir / row["file"])).convert("RGB")
+        image.thumbnail((settings.FACE_MAX_SIDE, settings.FACE_MAX_SIDE))
+        faces = face_engine.faces_detect(
+            image=np.asarray(image), model_name="Dlib", detector="dlib", home=settings.DEEPFACE_HOME
+        )
+        faces.sort(key=lambda f: f.w * f.h, reverse=True)
+        found[row["file"]] = (image.size, faces, row["people"].split(";"))
+    return found
+
+
+@pytest.fixture
+def library(member, detections):
+    from tests.library import Library
+
+    return Library(member, detections)
+
+
 @pytest.fixture
 def member(django_user_model):
     return django_user_model.objects.create_user(username="alice", password="correct horse battery")
@@ -86,7 +118,9 @@ def page(browser):
     violations = []
     page.on(
         "console",
-        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     yield page
     context.close()

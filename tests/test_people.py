@@ -17,14 +17,8 @@ from tagging.services import faces as face_actions
 from tagging.services import people as people_actions
 from tagging.services import recognition
 from tagging.services.people import MergeError, PeopleError
-from tests import test_recognition
 
 pytestmark = pytest.mark.django_db
-
-# The session fixture that finds the shared photographs' faces once, and the
-# photos and faces built from it for each test.
-detections = test_recognition.detections
-library = test_recognition.library
 
 CONFIRMED, SUGGESTED, UNASSIGNED = Face.Status.CONFIRMED, Face.Status.SUGGESTED, Face.Status.UNASSIGNED
 

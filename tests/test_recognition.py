@@ -1,84 +1,17 @@
 """Suggestions and grouping in pgvector, with real embeddings of the shared photographs."""
 
-import csv
-import hashlib
 from collections import defaultdict
 
 import numpy as np
 import pytest
 from django.db import connection
-from PIL import Image, ImageOps
 
-from tagging import face_engine, selectors
+from tagging import selectors
 from tagging.models import Album, Face, FaceRejection, Person, Photo
 from tagging.services import faces as face_actions
 from tagging.services import recognition
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="session")
-def detections(faces_dir, tmp_path_factory):
-    """Every fixture's faces, largest first, found once for the whole session."""
-    from django.conf import settings
-
-    found = {}
-    with open(faces_dir / "faces.csv") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        image = ImageOps.exif_transpose(Image.open(faces_dir / row["file"])).convert("RGB")
-        image.thumbnail((settings.FACE_MAX_SIDE, settings.FACE_MAX_SIDE))
-        faces = face_engine.faces_detect(
-            image=np.asarray(image), model_name="Dlib", detector="dlib", home=settings.DEEPFACE_HOME
-        )
-        faces.sort(key=lambda f: f.w * f.h, reverse=True)
-        found[row["file"]] = (image.size, faces, row["people"].split(";"))
-    return found
-
-
-class Library:
-    """The fixtures loaded as photos and faces, with the truth about the largest faces."""
-
-    def __init__(self, owner, detections):
-        album = Album.objects.create(owner=owner, title="All")
-        self.faces: dict[str, list[Face]] = {}
-        self.truth: dict[int, str] = {}  # face id -> person, for faces whose person is known
-        for name, ((width, height), found, people) in detections.items():
-            photo = Photo.objects.create(
-                album=album,
-                uploaded_by=owner,
-                display_name=name,
-                status=Photo.Status.DONE,
-                content_hash=hashlib.sha256(name.encode()).hexdigest(),
-                width=width,
-                height=height,
-            )
-            rows = Face.objects.bulk_create(
-                Face(
-                    photo=photo,
-                    x=f.x / width,
-                    y=f.y / height,
-                    w=f.w / width,
-                    h=f.h / height,
-                    embedding=f.embedding.tolist(),
-                    model_name="Dlib",
-                )
-                for f in found
-            )
-            self.faces[name] = rows
-            if len(people) == 1:
-                self.truth[rows[0].pk] = people[0]
-
-    def first(self, name: str) -> Face:
-        return Face.objects.get(pk=self.faces[name][0].pk)
-
-    def all_ids(self) -> list[int]:
-        return [face.pk for rows in self.faces.values() for face in rows]
-
-
-@pytest.fixture
-def library(member, detections):
-    return Library(member, detections)
 
 
 def _confirm_first_portraits(library) -> dict[str, Person]:

@@ -1,0 +1,46 @@
+"""The shared photographs loaded as photos and faces, fast: faces are found once
+per test session (the ``detections`` fixture in conftest) and written as rows."""
+
+import hashlib
+
+from tagging.models import Album, Face, Photo
+
+
+class Library:
+    """The fixtures loaded as photos and faces, with the truth about the largest faces."""
+
+    def __init__(self, owner, detections):
+        album = Album.objects.create(owner=owner, title="All")
+        self.faces: dict[str, list[Face]] = {}
+        self.truth: dict[int, str] = {}  # face id -> person, for faces whose person is known
+        for name, ((width, height), found, people) in detections.items():
+            photo = Photo.objects.create(
+                album=album,
+                uploaded_by=owner,
+                display_name=name,
+                status=Photo.Status.DONE,
+                content_hash=hashlib.sha256(name.encode()).hexdigest(),
+                width=width,
+                height=height,
+            )
+            rows = Face.objects.bulk_create(
+                Face(
+                    photo=photo,
+                    x=f.x / width,
+                    y=f.y / height,
+                    w=f.w / width,
+                    h=f.h / height,
+                    embedding=f.embedding.tolist(),
+                    model_name="Dlib",
+                )
+                for f in found
+            )
+            self.faces[name] = rows
+            if len(people) == 1:
+                self.truth[rows[0].pk] = people[0]
+
+    def first(self, name: str) -> Face:
+        return Face.objects.get(pk=self.faces[name][0].pk)
+
+    def all_ids(self) -> list[int]:
+        return [face.pk for rows in self.faces.values() for face in rows]
