@@ -176,3 +176,49 @@ def test_another_member_sees_private_photos_only_once_shared(
     for url in private[1:]:
         assert bob.goto(url).status == 200, url
     bob.context.close()
+
+
+def test_an_admin_merges_two_people_and_the_kept_person_lists_both_photos(
+    live_server, page, faces_dir, django_user_model
+):
+    from django.core.files.base import ContentFile
+
+    from tagging.services import faces as face_actions
+    from tagging.services import pipeline
+
+    admin = django_user_model.objects.create_user(
+        username="admin", password=PASSWORD, is_staff=True, is_superuser=True
+    )
+    album = Album.objects.create(owner=admin, title="Speeches", visibility=Album.Visibility.MEMBERS)
+    people = []
+    for index, (name, label) in enumerate(
+        [
+            ("people/barack_obama/barack_obama_1.jpg", "Barack Obama"),
+            ("people/barack_obama/barack_obama_2.jpg", "B. Obama"),
+        ]
+    ):
+        photo = Photo(album=album, uploaded_by=admin, display_name=name, content_hash=str(index) * 64)
+        photo.original.save("x", ContentFile((faces_dir / name).read_bytes()), save=False)
+        photo.save()
+        pipeline.photo_process(photo_id=photo.pk)
+        face = face_actions.face_tag_new_person(face=photo.faces.get(), name=label)
+        people.append(face.person)
+    keep, merged = people
+
+    log_in(page, live_server.url, "admin", PASSWORD)
+    page.goto(f"{live_server.url}/admin/tagging/person/")
+    for person in people:
+        page.locator(f'input[name="_selected_action"][value="{person.pk}"]').check()
+    page.select_option('select[name="action"]', "merge_people")
+    page.get_by_role("button", name="Go").click()
+    expect(page.locator("h1")).to_contain_text("Merge")
+    screenshot(page, "admin-merge")
+    page.locator(f"#keep-{keep.pk}").check()
+    page.get_by_role("button", name="Merge into the person chosen").click()
+    expect(page.locator(".messagelist")).to_contain_text("Merged")
+
+    page.goto(f"{live_server.url}/people/{keep.pk}/")
+    expect(page.locator("h1")).to_have_text("Barack Obama")
+    expect(page.locator(".grid.photos img")).to_have_count(2)
+    screenshot(page, "person-after-merge")
+    assert not type(merged).objects.filter(pk=merged.pk).exists()
