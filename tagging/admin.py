@@ -13,19 +13,17 @@ from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from tagging.models import Album, Face, FaceRejection, Person, Photo
 from tagging.services import people as people_actions
-from tagging.services.uploads import photo_enqueue
+from tagging.services.albums import photos_reprocess
 
 # The change page shows this many faces; more would make one page of crops
 # too heavy to load, and the review pages handle the long tail.
@@ -429,31 +427,6 @@ class FaceAdmin(ServiceLoggedAdmin):
             self.message_user(request, f"Not changed: {error}", messages.ERROR)
         obj.refresh_from_db()
         return None
-
-
-def photos_reprocess(*, photos) -> tuple[int, int]:
-    """Send ``photos`` back to the workers, as ``manage.py reprocess`` does.
-
-    Returns (sent, skipped): photos being processed right now are left to
-    their worker.
-    """
-    with transaction.atomic():
-        ids = list(
-            photos.exclude(status=Photo.Status.PROCESSING)
-            .order_by("pk")
-            .select_for_update()
-            .values_list("pk", flat=True)
-        )
-        Photo.objects.filter(pk__in=ids).update(
-            status=Photo.Status.PENDING,
-            error="",
-            attempts=0,
-            claimed_by="",
-            status_changed_at=timezone.now(),
-        )
-        # Enqueued after commit: a worker must find the photo pending.
-        transaction.on_commit(lambda: [photo_enqueue(photo_id=pk) for pk in ids])
-    return len(ids), photos.count() - len(ids)
 
 
 @admin.register(Photo)

@@ -29,12 +29,28 @@ def album_delete(*, album: Album) -> None:
         album.delete()
 
 
-def photo_retry(*, photo: Photo) -> bool:
-    """Send a failed photo to the workers again, with a fresh count of attempts."""
+def photos_reprocess(*, photos) -> tuple[int, int]:
+    """Send ``photos`` back to the workers with a fresh count of attempts.
+
+    Returns (sent, skipped): photos being processed right now are left to their
+    worker. Tags survive: faces found again in the same place keep their row.
+    """
     with transaction.atomic():
-        updated = Photo.objects.filter(pk=photo.pk, status=Photo.Status.FAILED).update(
+        ids = list(
+            photos.exclude(status=Photo.Status.PROCESSING)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        Photo.objects.filter(pk__in=ids).update(
             status=Photo.Status.PENDING, error="", attempts=0, claimed_by="", status_changed_at=timezone.now()
         )
-        if updated:
-            transaction.on_commit(lambda: photo_enqueue(photo_id=photo.pk))
-    return bool(updated)
+        # Enqueued after commit: a worker must find the photo pending.
+        transaction.on_commit(lambda: [photo_enqueue(photo_id=pk) for pk in ids])
+    return len(ids), photos.count() - len(ids)
+
+
+def photo_retry(*, photo: Photo) -> bool:
+    """Send a failed photo to the workers again."""
+    sent, _ = photos_reprocess(photos=Photo.objects.filter(pk=photo.pk, status=Photo.Status.FAILED))
+    return bool(sent)

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tagging.models import Face, Person, Photo
-from tagging.services.uploads import photo_enqueue
+from tagging.services.albums import photos_reprocess
 from tagging.signals import files_delete_on_commit
 
 
@@ -68,13 +68,9 @@ def recognition_opt_in(*, user) -> int:
             raise PrivacyError("your account is not linked to a person")
         person.recognition_opt_out = False
         person.save(update_fields=["recognition_opt_out"])
-        photos = Photo.objects.filter(faces__person=person, status=Photo.Status.DONE).distinct()
-        ids = list(photos.values_list("pk", flat=True))
-        Photo.objects.filter(pk__in=ids).update(
-            status=Photo.Status.PENDING, attempts=0, claimed_by="", status_changed_at=timezone.now()
-        )
-        transaction.on_commit(lambda: [photo_enqueue(photo_id=pk) for pk in ids])
-    return len(ids)
+    photos = Photo.objects.filter(pk__in=Face.objects.filter(person=person).values("photo_id"))
+    sent, _ = photos_reprocess(photos=photos)
+    return sent
 
 
 def embeddings_delete_all() -> int:
