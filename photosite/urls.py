@@ -7,3 +7,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("tagging.urls")),
 ]
+
+handler400 = "photosite.views.bad_request"

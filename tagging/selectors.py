@@ -200,6 +200,17 @@ def people_unnamed(*, user, limit: int = 200) -> QuerySet[Person]:
     )
 
 
+def people_nameable(*, user) -> QuerySet[Person]:
+    """Named people a member may pick by name (autocomplete, search, tagging): those
+    with a confirmed face the member can see. Staff, who curate the directory,
+    may pick anyone. Nobody picks a person who opted out of recognition."""
+    people = Person.objects.exclude(name="").filter(recognition_opt_out=False)
+    if user.is_staff:
+        return people
+    confirmed = access.faces_visible(user).filter(status=Face.Status.CONFIRMED)
+    return people.filter(hidden=False, pk__in=confirmed.values("person_id"))
+
+
 def person_photos(*, user, person: Person) -> QuerySet[Photo]:
     """Photos the viewer may see on which ``person`` is tagged."""
     return (

@@ -129,16 +129,30 @@ def faces_reject_bulk(*, person: Person, face_ids: Iterable[int], user=None) -> 
     return count
 
 
-def person_name(*, person: Person, name: str, allow_duplicate: bool = False) -> Person:
+def person_name(
+    *,
+    person: Person,
+    name: str,
+    allow_duplicate: bool = False,
+    confirm_only=None,
+    include_hidden: bool = True,
+) -> Person:
     """Name a group the system found; its suggested faces become confirmed tags.
 
+    ``confirm_only`` (a Face queryset) limits the confirmation to the faces the
+    member naming the group can see: their word covers what they saw; the
+    group's other faces stay suggestions, now for the named person.
     Raises :class:`NameTaken` when someone else already has the name, so the
-    caller can offer a merge instead of creating a second person of that name.
+    caller can offer a merge instead of creating a second person of that name
+    (hidden people are only considered when ``include_hidden``).
     """
     name = name.strip()
     if not name:
         raise FaceActionError("a name is needed")
-    existing = Person.objects.filter(name__iexact=name).exclude(pk=person.pk).first()
+    others = Person.objects.filter(name__iexact=name).exclude(pk=person.pk)
+    if not include_hidden:
+        others = others.filter(hidden=False)
+    existing = others.first()
     if existing is not None and not allow_duplicate:
         raise NameTaken(existing)
     with transaction.atomic():
@@ -148,7 +162,10 @@ def person_name(*, person: Person, name: str, allow_duplicate: bool = False) -> 
         person.save(update_fields=["name"])
         if was_unnamed:
             # Naming a group is the member's word on every face in it.
-            faces = list(person.faces.filter(status=Face.Status.SUGGESTED).values_list("pk", flat=True))
+            suggested = person.faces.filter(status=Face.Status.SUGGESTED)
+            if confirm_only is not None:
+                suggested = suggested.filter(pk__in=confirm_only.values("pk"))
+            faces = list(suggested.values_list("pk", flat=True))
             Face.objects.filter(pk__in=faces).update(status=Face.Status.CONFIRMED, distance=None)
             if faces:
                 _cover_if_missing(person.pk, faces[0])

@@ -78,7 +78,7 @@ def _open(source: BinaryIO, max_pixels: int) -> Image.Image:
 
 def _megapixels(pixels: int) -> str:
     value = pixels / 1_000_000
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
 
 
 def _oriented_size(image: Image.Image) -> tuple[int, int]:

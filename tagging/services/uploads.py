@@ -36,6 +36,11 @@ def display_name_clean(name: str) -> str:
     return name or "photo"
 
 
+def _megabytes(size: int) -> str:
+    value = size / 1_000_000
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
+
+
 def content_hash(source: BinaryIO) -> str:
     digest = hashlib.sha256()
     source.seek(0)
@@ -62,7 +67,7 @@ def photo_upload(
         raise UploadRejected("the file is empty")
     if size > settings.UPLOAD_MAX_BYTES:
         raise UploadRejected(
-            f"too large: {size / 1_000_000:.1f} MB; the limit is {settings.UPLOAD_MAX_BYTES // 1_000_000} MB"
+            f"too large: {_megabytes(size)} MB; the limit is {_megabytes(settings.UPLOAD_MAX_BYTES)} MB"
         )
     try:
         image_inspect(source=source, max_pixels=settings.FACE_MAX_PIXELS)

@@ -82,15 +82,22 @@ def album_delete(request, album_id: int):
 def album_upload(request, album_id: int):
     """Add one or more files (field ``files``); each gets its own result, a failure stops nothing."""
     album = access.album_for_owner(request.user, album_id)
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
     limit = settings.UPLOAD_MAX_FILES_PER_REQUEST
     try:
         files = request.FILES.getlist("files")
     except (TooManyFilesSent, RequestDataTooBig):
-        return JsonResponse({"error": f"too many files in one request; the limit is {limit}"}, status=400)
-    if not files:
-        return JsonResponse({"error": "no file in the request"}, status=400)
-    if len(files) > limit:
-        return JsonResponse({"error": f"too many files in one request; the limit is {limit}"}, status=400)
+        files = None
+    error = ""
+    if files is None or len(files) > limit:
+        error = f"too many files in one request; the limit is {limit}"
+    elif not files:
+        error = "no file in the request"
+    if error:
+        if wants_json:
+            return JsonResponse({"error": error}, status=400)
+        messages.error(request, f"Nothing was uploaded: {error}.")
+        return redirect(album)
     results = []
     for upload in files:
         try:
@@ -103,7 +110,7 @@ def album_upload(request, album_id: int):
             results.append(
                 {"name": photo.display_name, "ok": True, "id": photo.pk, "url": photo.get_absolute_url()}
             )
-    if not request.headers.get("Accept", "").startswith("application/json"):
+    if not wants_json:
         # A plain form post (no script): report in words on the album page.
         added = sum(result["ok"] for result in results)
         messages.success(request, f"Added {added} of {len(results)} files.")

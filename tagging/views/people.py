@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -67,6 +67,10 @@ def person_review(request, person_id: int):
 def person_name(request, person_id: int):
     """Name an unnamed group. Members may name groups; renaming a named person is for staff."""
     person = access.person_for_user(request.user, person_id)
+    visible_faces = access.faces_visible(request.user).filter(person=person)
+    if not visible_faces.exists() and not request.user.is_staff:
+        # A group seen only on photos this member cannot see is not theirs to name.
+        raise Http404("not found")
     if person.name and not request.user.is_staff:
         raise PermissionDenied("only staff rename people")
     form = NameForm(request.POST)
@@ -74,7 +78,12 @@ def person_name(request, person_id: int):
         messages.error(request, "A name is needed.")
         return redirect("people")
     try:
-        face_actions.person_name(person=person, name=form.cleaned_data["name"])
+        face_actions.person_name(
+            person=person,
+            name=form.cleaned_data["name"],
+            confirm_only=visible_faces,
+            include_hidden=request.user.is_staff,
+        )
     except face_actions.NameTaken as taken:
         # Are these the same person? Staff may merge; members are told staff will.
         return render(
@@ -116,9 +125,7 @@ def people_merge(request):
 @login_required
 def people_autocomplete(request):
     query = request.GET.get("q", "").strip()
-    people = Person.objects.exclude(name="").filter(recognition_opt_out=False)
-    if not request.user.is_staff:
-        people = people.filter(hidden=False)
+    people = selectors.people_nameable(user=request.user)
     if query:
         people = people.filter(name__icontains=query)
     names = list(people.order_by("name").values_list("name", flat=True).distinct()[:20])

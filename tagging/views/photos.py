@@ -84,7 +84,12 @@ def face_tag(request, face_id: int):
     if not form.is_valid():
         return _refused(request, face, face_actions.FaceActionError("a name is needed"))
     name = form.cleaned_data["name"]
-    existing = Person.objects.filter(name__iexact=name, recognition_opt_out=False).order_by("pk").first()
+    # The directory's person of that name, if any: the same name should not make a
+    # second person. Hidden people are for staff to tag.
+    people = Person.objects.filter(name__iexact=name, recognition_opt_out=False)
+    if not request.user.is_staff:
+        people = people.filter(hidden=False)
+    existing = people.order_by("pk").first()
     try:
         if existing is not None:
             face = face_actions.face_tag(face=face, person=existing)

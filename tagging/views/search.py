@@ -6,7 +6,6 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from tagging import access, face_engine, selectors
-from tagging.models import Person
 from tagging.services.images import ImageRejected, image_load
 
 
@@ -14,9 +13,7 @@ from tagging.services.images import ImageRejected, image_load
 @login_required
 def search(request):
     ids = [int(i) for i in request.GET.getlist("people") if i.isdigit()]
-    people = Person.objects.exclude(name="")
-    if not request.user.is_staff:
-        people = people.filter(hidden=False)
+    people = selectors.people_nameable(user=request.user)
     chosen = list(people.filter(pk__in=ids))
     photos = selectors.photos_with_people(user=request.user, people=chosen)[:200] if chosen else []
     context = {"people": people.order_by("name")[:1000], "chosen": chosen, "photos": photos}
