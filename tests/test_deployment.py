@@ -43,6 +43,21 @@ def test_web_and_worker_share_settings_and_media():
         assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
 
 
+def test_nginx_sends_media_only_after_django_checked_access():
+    services = _compose()["services"]
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    location = services["web"]["environment"]["MEDIA_ACCEL_REDIRECT"]
+
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in services["nginx"]["volumes"]
+    assert "media:/data/media:ro" in services["nginx"]["volumes"]
+    block = conf[conf.index(f"location {location}") :]
+    assert block.split("}")[0].count("internal;") == 1
+    assert "alias /data/media/;" in block.split("}")[0]
+    # No other location exposes the media folder.
+    assert conf.count("/data/media/") == 1
+    assert "ports" not in services["web"]  # only through nginx
+
+
 def test_compose_sets_only_variables_the_settings_read():
     env = _compose()["services"]["web"]["environment"]
     assert set(env) <= _variables_read_by_the_code()
