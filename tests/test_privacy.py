@@ -149,3 +149,19 @@ def test_faces_on_photos_a_member_cannot_see_are_never_shown_to_them(
     assert f"/faces/{hidden_face.pk}/crop/" not in page
     assert f"/photos/{hidden_face.photo_id}/" not in page
     assert client.get(f"/faces/{hidden_face.pk}/crop/").status_code == 404
+
+
+def test_merging_with_someone_who_opted_out_forgets_the_merged_faces(album, faces_dir, member):
+    from tagging.services import people
+
+    me = Person.objects.create(name="Barack Obama", user=member)
+    privacy.recognition_opt_out(user=member)
+    face = _processed(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
+    alias = face_actions.face_tag_new_person(face=face, name="B. Obama").person
+
+    people.person_merge(keep=alias, merge=[me], actor=member)
+
+    face.refresh_from_db()
+    assert face.person == alias and face.status == Face.Status.CONFIRMED
+    assert face.embedding is None and not face.crop
+    assert Person.objects.get(pk=alias.pk).recognition_opt_out

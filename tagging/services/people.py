@@ -135,6 +135,12 @@ def person_merge(*, keep: Person, merge: Iterable[Person], actor: AbstractBaseUs
         Person.objects.filter(pk__in=merge_ids).delete()
         if update_fields:
             keep.save(update_fields=update_fields)
+        if keep.recognition_opt_out:
+            # Someone who opted out keeps no embeddings or crops, whoever they merge with.
+            from tagging.services.privacy import faces_forget
+
+            faces_forget(Face.objects.filter(person=keep))
+            Person.objects.filter(pk=keep.pk).update(cover_face=None)
 
         summary = ", ".join(
             f"{person} ({counts[person.pk, Face.Status.CONFIRMED]} confirmed, "

@@ -34,7 +34,7 @@ def person_link_user(*, person: Person, user) -> Person:
     return person
 
 
-def _faces_forget(faces) -> int:
+def faces_forget(faces) -> int:
     """Delete embeddings and crops of ``faces`` (confirmed and suggested alike: a machine
     suggestion is likely the same face); the suggestions themselves are withdrawn."""
     ids = list(faces.select_for_update().values_list("pk", flat=True))
@@ -54,7 +54,7 @@ def recognition_opt_out(*, user) -> int:
             raise PrivacyError("link your account to your person first (“This is me” on your person page)")
         person.recognition_opt_out = True
         person.save(update_fields=["recognition_opt_out"])
-        forgotten = _faces_forget(Face.objects.filter(person=person))
+        forgotten = faces_forget(Face.objects.filter(person=person))
         Person.objects.filter(pk=person.pk).update(cover_face=None)
     return forgotten
 
@@ -100,7 +100,7 @@ def account_delete(*, user) -> None:
     with transaction.atomic():
         person = Person.objects.filter(user=user).first()
         if person is not None:
-            _faces_forget(Face.objects.filter(person=person))
+            faces_forget(Face.objects.filter(person=person))
         # Albums cascade to photos and faces; photos in others' albums go too.
         Photo.objects.filter(uploaded_by=user).delete()
         user.delete()
