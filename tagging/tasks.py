@@ -6,7 +6,9 @@ after a worker died) is safe.
 
 from celery import shared_task
 from celery.signals import worker_process_init
+from django.conf import settings
 
+from tagging.models import Photo
 from tagging.services import pipeline, privacy, recognition
 
 
@@ -19,7 +21,21 @@ from tagging.services import pipeline, privacy, recognition
     max_retries=5,
 )
 def process_photo(self, photo_id: int) -> None:
-    pipeline.photo_process(photo_id=photo_id, token=self.request.id)
+    photo = pipeline.photo_process(photo_id=photo_id, token=self.request.id)
+    if photo is not None and photo.status == Photo.Status.DONE and settings.FACE_RECOGNITION_ENABLED:
+        # If this send fails, the nightly grouping pass recognises the faces.
+        recognize_photo.delay(photo_id)
+
+
+@shared_task(
+    autoretry_for=pipeline.TRANSIENT_ERRORS,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def recognize_photo(photo_id: int) -> None:
+    recognition.photo_recognize(photo_id=photo_id)
 
 
 @shared_task
@@ -40,8 +56,6 @@ def expire_embeddings() -> None:
 @worker_process_init.connect
 def _load_models(**kwargs) -> None:
     """Load the face models once per worker process, before the first photo."""
-    from django.conf import settings
-
     from tagging import face_engine
 
     if settings.FACE_RECOGNITION_ENABLED:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from tagging.models import Album, Face, Person, Photo
 from tagging.services import faces as face_actions
-from tagging.services import pipeline, privacy
+from tagging.services import pipeline, privacy, recognition
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,7 @@ def _processed(album, faces_dir, name: str) -> Photo:
     photo.original.save("x", ContentFile((faces_dir / name).read_bytes()), save=False)
     photo.save()
     pipeline.photo_process(photo_id=photo.pk)
+    recognition.photo_recognize(photo_id=photo.pk)
     photo.refresh_from_db()
     return photo
 
@@ -85,6 +86,7 @@ def test_opting_back_in_brings_recognition_back(album, faces_dir, member, django
         assert privacy.recognition_opt_in(user=member) == 1
     assert len(callbacks) == 1  # the photo is sent to the workers after commit
     pipeline.photo_process(photo_id=face.photo_id)
+    recognition.photo_recognize(photo_id=face.photo_id)
 
     face.refresh_from_db()
     assert face.embedding is not None and face.crop

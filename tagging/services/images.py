@@ -135,7 +135,7 @@ def image_load(*, source: BinaryIO, max_pixels: int, max_side: int) -> LoadedIma
             raise ImageRejected(f"the image data is damaged ({error})") from None
         oriented = ImageOps.exif_transpose(image)
         rgb = _to_rgb(oriented)
-        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=1.5)
         return LoadedImage(rgb=rgb, width=width, height=height, taken_at=_clean_text(taken_at))
     finally:
         image.close()
@@ -173,8 +173,11 @@ def jpeg_bytes(image: Image.Image, *, max_side: int | None = None, quality: int 
     """JPEG of ``image`` with no EXIF, GPS or other metadata."""
     if max_side is not None and max(image.size) > max_side:
         image = image.copy()
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        # reducing_gap: shrink by whole factors first (a cheap box filter), then
+        # Lanczos for the last step; indistinguishable at thumbnail sizes.
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=1.5)
     buffer = io.BytesIO()
     # No exif= or icc_profile= argument: the derivative carries pixels only.
-    image.save(buffer, format="JPEG", quality=quality, optimize=True, progressive=True)
+    # Baseline, not progressive: progressive encoding costs five times as long here.
+    image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

@@ -83,6 +83,10 @@ def photo_process(*, photo_id: int, token: str | None = None) -> Photo | None:
     """Process one photo if it is waiting. Returns the photo, or None when there
     was nothing to do (gone, done, failed, or being processed by someone else).
 
+    Recognition of the new faces is a step of its own
+    (``recognition.photo_recognize``, the ``recognize_photo`` task): it reads
+    other photos' faces, and its retries must not redo this photo's work.
+
     Undecodable files fail at once. Any other error puts the photo back to
     pending (or failed, after ``FACE_MAX_ATTEMPTS``) and is raised again, so
     the task can retry transient ones.
@@ -111,22 +115,8 @@ def photo_process(*, photo_id: int, token: str | None = None) -> Photo | None:
         )
         raise
     else:
-        if saved is not None and settings.FACE_RECOGNITION_ENABLED:
-            _recognize(saved)
         return saved
     return Photo.objects.filter(pk=photo_id).first()
-
-
-def _recognize(photo: Photo) -> None:
-    """Suggest and group the photo's new faces. The photo is done either way:
-    a failure here is caught up by the nightly grouping pass."""
-    from tagging.services.recognition import faces_recognize
-
-    ids = photo.faces.exclude(status=Face.Status.CONFIRMED).values_list("pk", flat=True)
-    try:
-        faces_recognize(face_ids=list(ids))
-    except DatabaseError:
-        logger.exception("photo %s: recognition failed; the nightly pass will retry", photo.pk)
 
 
 def photo_analyse(*, photo: Photo) -> Analysis:

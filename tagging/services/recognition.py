@@ -185,16 +185,24 @@ def faces_recognize(*, face_ids: Iterable[int]) -> None:
         return
     faces = list(Face.objects.filter(pk__in=list(face_ids)).exclude(status=Face.Status.CONFIRMED))
     unknown = [face for face in faces if not face_suggest(face=face)]
-    deferred = []
-    for face in unknown:
-        with transaction.atomic():
-            _group_lock()
-            if not face_group(face=face):
-                deferred.append(face)
-    for face in deferred:
-        with transaction.atomic():
-            _group_lock()
+    if not unknown:
+        return
+    # One short transaction for the batch (a photo's faces): one lock, one commit.
+    with transaction.atomic():
+        _group_lock()
+        deferred = [face for face in unknown if not face_group(face=face)]
+        for face in deferred:
             face_group(face=face)
+
+
+def photo_recognize(*, photo_id: int) -> None:
+    """Suggest and group the faces found on one photo (after ``photo_process``)."""
+    ids = (
+        Face.objects.filter(photo_id=photo_id)
+        .exclude(status=Face.Status.CONFIRMED)
+        .values_list("pk", flat=True)
+    )
+    faces_recognize(face_ids=list(ids))
 
 
 def faces_group_pending(*, limit: int = 10_000) -> int:

@@ -37,8 +37,8 @@ def display_name_clean(name: str) -> str:
 
 
 def _megabytes(size: int) -> str:
-    value = size / 1_000_000
-    return f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")
+    # Three significant digits: 1.04 MB over a 1 MB limit must not read "1 MB".
+    return f"{size / 1_000_000:.3g}"
 
 
 def content_hash(source: BinaryIO) -> str:

@@ -81,6 +81,7 @@ def _evaluate(labelled: list[tuple[str, Path]]) -> dict:
         order.append((person, photo.pk))
     for photo_id in truth:
         pipeline.photo_process(photo_id=photo_id)
+        recognition.photo_recognize(photo_id=photo_id)
 
     largest: dict[int, Face] = {}
     for face in Face.objects.filter(photo_id__in=truth).order_by("photo_id", "-w", "-h"):

@@ -1,0 +1,217 @@
+"""``manage.py benchmark pipeline PATH``: the face pipeline against naive deepface and the floor.
+
+All in one process and one run, on the same files:
+
+(a) naive: ``DeepFace.represent(img_path=file, ...)`` per original file;
+(b) the photosite pipeline: ``photo_process`` per photo (decode, detect, embed,
+    crops, thumbnails, database writes, recognition), in a scratch database;
+(c) the floor: the bare detector and embedder calls on the same photos already
+    decoded and resized (for Dlib/dlib: dlib's HOG scan, the 5-point landmarks
+    and the ResNet descriptor, nothing else).
+
+Then the throughput of the engine part in one worker process and in two.
+Models are loaded before any timing.
+"""
+
+import json
+import multiprocessing
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from tagging import face_engine
+from tagging.benchmarks.scratch import scratch_database
+from tagging.models import Album, Face
+from tagging.services import pipeline
+from tagging.services.images import ImageRejected, image_inspect, image_load
+from tagging.services.uploads import photo_upload
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _photos(path: Path) -> list[Path]:
+    """The files of PATH (recursively) that photosite accepts as photos."""
+    found = []
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        try:
+            with file.open("rb") as source:
+                image_inspect(source=source, max_pixels=settings.FACE_MAX_PIXELS)
+        except (ImageRejected, OSError):
+            continue
+        found.append(file)
+    return found
+
+
+def _naive(files: list[Path]) -> tuple[float, int]:
+    from deepface import DeepFace
+
+    faces = 0
+    started = time.perf_counter()
+    for file in files:
+        results = DeepFace.represent(
+            img_path=str(file),
+            model_name=settings.FACE_MODEL,
+            detector_backend=settings.FACE_DETECTOR,
+            enforce_detection=False,
+        )
+        # With enforce_detection off, a photo without a face gives one result
+        # for the whole image, with confidence 0.
+        faces += sum(1 for result in results if result.get("face_confidence", 0) > 0)
+    return time.perf_counter() - started, faces
+
+
+def _pipeline(files: list[Path]) -> tuple[float, int]:
+    owner = get_user_model().objects.create_user(username="benchmark")
+    ids = []
+    for file in files:
+        # An album per file: a byte-identical copy would be refused in the same album,
+        # and the pipeline must see the same files as the other two runs.
+        album = Album.objects.create(owner=owner, title=file.name)
+        with file.open("rb") as source:
+            photo = photo_upload(album=album, uploader=owner, source=source, name=file.name, enqueue=False)
+        ids.append(photo.pk)
+    started = time.perf_counter()
+    for photo_id in ids:
+        pipeline.photo_process(photo_id=photo_id)
+    elapsed = time.perf_counter() - started
+    return elapsed, Face.objects.filter(photo_id__in=ids).count()
+
+
+def _decoded(files: list[Path]) -> list[np.ndarray]:
+    arrays = []
+    for file in files:
+        with file.open("rb") as source:
+            loaded = image_load(
+                source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
+            )
+        arrays.append(loaded.array())
+    return arrays
+
+
+def _floor(arrays: list[np.ndarray]) -> tuple[float | None, int]:
+    """The bare dlib calls; None for other models, whose floor this does not know."""
+    if (settings.FACE_MODEL, settings.FACE_DETECTOR) != ("Dlib", "dlib"):
+        return None, 0
+    import cv2
+
+    engine = face_engine._engine_get(
+        model_name=settings.FACE_MODEL, detector=settings.FACE_DETECTOR, home=settings.DEEPFACE_HOME
+    )
+    detector = engine.detector.model["face_detector"]
+    predictor = engine.detector.model["sp"]
+    descriptor = engine.model.model.model
+    inputs = [cv2.cvtColor(array, cv2.COLOR_RGB2BGR) for array in arrays]
+    faces = 0
+    started = time.perf_counter()
+    for bgr in inputs:
+        upsample = 1 if max(bgr.shape[:2]) <= face_engine.UPSAMPLE_MAX_SIDE else 0
+        rects, _, _ = detector.run(bgr, upsample)
+        for rect in rects:
+            descriptor.compute_face_descriptor(bgr, predictor(bgr, rect))
+            faces += 1
+    return time.perf_counter() - started, faces
+
+
+def _engine_work(file: str) -> int:
+    with open(file, "rb") as source:
+        loaded = image_load(
+            source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
+        )
+    return len(
+        face_engine.faces_detect(
+            image=loaded.array(),
+            model_name=settings.FACE_MODEL,
+            detector=settings.FACE_DETECTOR,
+            home=settings.DEEPFACE_HOME,
+        )
+    )
+
+
+def _warm(_: int) -> None:
+    face_engine.engine_warm_up(
+        model_name=settings.FACE_MODEL, detector=settings.FACE_DETECTOR, home=settings.DEEPFACE_HOME
+    )
+
+
+def _throughput(files: list[Path], processes: int, rounds: int = 2) -> float:
+    """Photos per second of decode + detect + embed in ``processes`` worker processes."""
+    work = [str(file) for file in files] * rounds
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        pool.map(_warm, range(processes), chunksize=1)  # models loaded in every process first
+        started = time.perf_counter()
+        pool.map(_engine_work, work, chunksize=1)
+        elapsed = time.perf_counter() - started
+    return len(work) / elapsed
+
+
+def run(path: Path, *, stdout, as_json: bool) -> dict:
+    files = _photos(path)
+    if not files:
+        raise SystemExit(f"no photos under {path}")
+    _warm(0)
+    from deepface.modules import modeling
+
+    modeling.build_model(task="facial_recognition", model_name=settings.FACE_MODEL)
+    baseline_mb = _peak_mb()
+
+    naive_seconds, naive_faces = _naive(files)
+    naive_mb = _peak_mb()
+    with scratch_database(label="benchmark"):
+        pipeline_seconds, pipeline_faces = _pipeline(files)
+    pipeline_mb = _peak_mb()
+    floor_seconds, floor_faces = _floor(_decoded(files))
+    one = _throughput(files, 1)
+    two = _throughput(files, 2)
+
+    report = {
+        "photos": len(files),
+        "cores": multiprocessing.cpu_count(),
+        "model": settings.FACE_MODEL,
+        "detector": settings.FACE_DETECTOR,
+        "max_side": settings.FACE_MAX_SIDE,
+        "naive_seconds": round(naive_seconds, 3),
+        "pipeline_seconds": round(pipeline_seconds, 3),
+        "floor_seconds": None if floor_seconds is None else round(floor_seconds, 3),
+        "naive_photos_per_second": round(len(files) / naive_seconds, 2),
+        "pipeline_photos_per_second": round(len(files) / pipeline_seconds, 2),
+        "floor_photos_per_second": None if floor_seconds is None else round(len(files) / floor_seconds, 2),
+        "speedup": round(naive_seconds / pipeline_seconds, 2),
+        "floor_ratio": None if floor_seconds is None else round(pipeline_seconds / floor_seconds, 3),
+        "naive_faces": naive_faces,
+        "pipeline_faces": pipeline_faces,
+        "floor_faces": floor_faces,
+        "peak_rss_mb_models_loaded": round(baseline_mb, 1),
+        "peak_rss_mb_after_naive": round(naive_mb, 1),
+        "peak_rss_mb_after_pipeline": round(pipeline_mb, 1),
+        "workers_1_photos_per_second": round(one, 2),
+        "workers_2_photos_per_second": round(two, 2),
+        "workers_2_over_1": round(two / one, 2),
+    }
+    if as_json:
+        stdout.write(json.dumps(report))
+        return report
+    r = report
+    floor = "n/a" if r["floor_seconds"] is None else f"{r['floor_seconds']:8.2f} s"
+    lines = [
+        f"{r['photos']} photos, {r['model']} + {r['detector']}, max side {r['max_side']}, {r['cores']} cores",
+        f"(a) naive DeepFace.represent: {r['naive_seconds']:8.2f} s"
+        f"  {r['naive_photos_per_second']:6.2f} photos/s  {r['naive_faces']} faces",
+        f"(b) photosite pipeline:       {r['pipeline_seconds']:8.2f} s"
+        f"  {r['pipeline_photos_per_second']:6.2f} photos/s  {r['pipeline_faces']} faces",
+        f"(c) bare detector + embedder: {floor}"
+        f"  {r['floor_photos_per_second']} photos/s  {r['floor_faces']} faces",
+        f"speedup (a/b): {r['speedup']}x   pipeline/floor (b/c): {r['floor_ratio']}",
+        f"peak memory: {r['peak_rss_mb_models_loaded']} MB with models loaded,"
+        f" {r['peak_rss_mb_after_naive']} MB after (a), {r['peak_rss_mb_after_pipeline']} MB after (b)",
+        f"engine throughput: 1 process {r['workers_1_photos_per_second']} photos/s,"
+        f" 2 processes {r['workers_2_photos_per_second']} photos/s ({r['workers_2_over_1']}x)",
+    ]
+    stdout.write("\n".join(lines) + "\n")
+    return report
