@@ -501,3 +501,28 @@ def test_members_who_are_not_staff_cannot_use_the_admin(client, member, photo):
         assert response.status_code == 302
         assert response.url.startswith(reverse("admin:login"))
     assert Person.objects.filter(pk=person.pk).exists()
+
+
+def test_naming_a_group_with_a_name_in_use_asks_whether_they_are_the_same_person(
+    library, staff, member, client
+):
+    recognition.faces_recognize(face_ids=library.all_ids())
+    group = library.first("people/joe_biden/joe_biden_1.jpg").person
+    existing = Person.objects.create(name="Joe Biden")
+
+    client.force_login(member)
+    as_member = client.post(f"/people/{group.pk}/name/", {"name": "joe biden"})
+    assert as_member.status_code == 409
+    assert "staff will merge them" in as_member.content.decode()
+    assert "people_merge" not in as_member.content.decode() and b"/people/merge/" not in as_member.content
+
+    client.force_login(staff)
+    as_staff = client.post(f"/people/{group.pk}/name/", {"name": "joe biden"})
+    assert as_staff.status_code == 409
+    assert b"/people/merge/" in as_staff.content
+    merged = client.post("/people/merge/", {"people": [group.pk, existing.pk], "keep": existing.pk})
+
+    assert merged.status_code == 302 and merged.url == existing.get_absolute_url()
+    assert not Person.objects.filter(pk=group.pk).exists()
+    assert existing.faces.count() >= 2
+    assert Person.objects.get(pk=existing.pk).name == "Joe Biden"
