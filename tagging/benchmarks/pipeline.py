@@ -4,7 +4,8 @@ All in one process and one run, on the same files:
 
 (a) naive: ``DeepFace.represent(img_path=file, ...)`` per original file;
 (b) the photosite pipeline: ``photo_process`` per photo (decode, detect, embed,
-    crops, thumbnails, database writes, recognition), in a scratch database;
+    crops, thumbnails, database writes), in a scratch database; recognition,
+    the next task, is timed apart;
 (c) the floor: the bare detector and embedder calls on the same photos already
     decoded and resized (for Dlib/dlib: dlib's HOG scan, the 5-point landmarks
     and the ResNet descriptor, nothing else).
@@ -66,26 +67,70 @@ def _naive(files: list[Path]) -> tuple[float, int]:
     return time.perf_counter() - started, faces
 
 
-def _pipeline(files: list[Path]) -> tuple[float, int, float]:
-    owner = get_user_model().objects.create_user(username="benchmark")
+def _upload_all(files: list[Path], owner, label: str) -> list[int]:
     ids = []
     for file in files:
         # An album per file: a byte-identical copy would be refused in the same album,
         # and the pipeline must see the same files as the other two runs.
-        album = Album.objects.create(owner=owner, title=file.name)
+        album = Album.objects.create(owner=owner, title=f"{label} {file.name}")
         with file.open("rb") as source:
             photo = photo_upload(album=album, uploader=owner, source=source, name=file.name, enqueue=False)
         ids.append(photo.pk)
-    started = time.perf_counter()
-    for photo_id in ids:
-        pipeline.photo_process(photo_id=photo_id)
-    elapsed = time.perf_counter() - started
-    # Recognition is the next task's work (suggest, group); timed apart.
+    return ids
+
+
+def _floor_one(engine, bgr: np.ndarray) -> int:
+    """The bare dlib calls for one photo: HOG scan, 5-point landmarks, ResNet descriptor."""
+    detector = engine.detector.model["face_detector"]
+    predictor = engine.detector.model["sp"]
+    descriptor = engine.model.model.model
+    upsample = 1 if max(bgr.shape[:2]) <= face_engine.UPSAMPLE_MAX_SIDE else 0
+    rects, _, _ = detector.run(bgr, upsample)
+    for rect in rects:
+        descriptor.compute_face_descriptor(bgr, predictor(bgr, rect))
+    return len(rects)
+
+
+def _pipeline_and_floor(files: list[Path], rounds: int) -> dict:
+    """(b) and (c) interleaved photo by photo, best of ``rounds`` for each photo.
+
+    Interleaving puts any burst of load from elsewhere on both alike; the best
+    of a few rounds keeps what the code costs rather than what the machine
+    was doing. (c) only exists for Dlib with the dlib detector.
+    """
+    import cv2
+
+    with_floor = (settings.FACE_MODEL, settings.FACE_DETECTOR) == ("Dlib", "dlib")
+    engine = face_engine._engine_get(
+        model_name=settings.FACE_MODEL, detector=settings.FACE_DETECTOR, home=settings.DEEPFACE_HOME
+    )
+    arrays = [cv2.cvtColor(array, cv2.COLOR_RGB2BGR) for array in _decoded(files)]
+    owner = get_user_model().objects.create_user(username="benchmark")
+    best_pipeline = [float("inf")] * len(files)
+    best_floor = [float("inf")] * len(files)
+    floor_faces = 0
+    for round_number in range(rounds):
+        ids = _upload_all(files, owner, f"round {round_number}")
+        for index, photo_id in enumerate(ids):
+            if with_floor:
+                started = time.perf_counter()
+                found = _floor_one(engine, arrays[index])
+                best_floor[index] = min(best_floor[index], time.perf_counter() - started)
+                floor_faces += found if round_number == 0 else 0
+            started = time.perf_counter()
+            pipeline.photo_process(photo_id=photo_id)
+            best_pipeline[index] = min(best_pipeline[index], time.perf_counter() - started)
+    # Recognition is the next task's work (suggest, group); timed apart, once.
     started = time.perf_counter()
     for photo_id in ids:
         recognition.photo_recognize(photo_id=photo_id)
-    recognition_seconds = time.perf_counter() - started
-    return elapsed, Face.objects.filter(photo_id__in=ids).count(), recognition_seconds
+    return {
+        "pipeline_seconds": sum(best_pipeline),
+        "floor_seconds": sum(best_floor) if with_floor else None,
+        "pipeline_faces": Face.objects.filter(photo_id__in=ids).count(),
+        "floor_faces": floor_faces,
+        "recognition_seconds": time.perf_counter() - started,
+    }
 
 
 def _decoded(files: list[Path]) -> list[np.ndarray]:
@@ -97,30 +142,6 @@ def _decoded(files: list[Path]) -> list[np.ndarray]:
             )
         arrays.append(loaded.array())
     return arrays
-
-
-def _floor(arrays: list[np.ndarray]) -> tuple[float | None, int]:
-    """The bare dlib calls; None for other models, whose floor this does not know."""
-    if (settings.FACE_MODEL, settings.FACE_DETECTOR) != ("Dlib", "dlib"):
-        return None, 0
-    import cv2
-
-    engine = face_engine._engine_get(
-        model_name=settings.FACE_MODEL, detector=settings.FACE_DETECTOR, home=settings.DEEPFACE_HOME
-    )
-    detector = engine.detector.model["face_detector"]
-    predictor = engine.detector.model["sp"]
-    descriptor = engine.model.model.model
-    inputs = [cv2.cvtColor(array, cv2.COLOR_RGB2BGR) for array in arrays]
-    faces = 0
-    started = time.perf_counter()
-    for bgr in inputs:
-        upsample = 1 if max(bgr.shape[:2]) <= face_engine.UPSAMPLE_MAX_SIDE else 0
-        rects, _, _ = detector.run(bgr, upsample)
-        for rect in rects:
-            descriptor.compute_face_descriptor(bgr, predictor(bgr, rect))
-            faces += 1
-    return time.perf_counter() - started, faces
 
 
 def _engine_work(file: str) -> int:
@@ -156,7 +177,7 @@ def _throughput(files: list[Path], processes: int, rounds: int = 2) -> float:
     return len(work) / elapsed
 
 
-def run(path: Path, *, stdout, as_json: bool) -> dict:
+def run(path: Path, *, stdout, as_json: bool, rounds: int = 3) -> dict:
     files = _photos(path)
     if not files:
         raise SystemExit(f"no photos under {path}")
@@ -169,9 +190,11 @@ def run(path: Path, *, stdout, as_json: bool) -> dict:
     naive_seconds, naive_faces = _naive(files)
     naive_mb = _peak_mb()
     with scratch_database(label="benchmark"):
-        pipeline_seconds, pipeline_faces, recognition_seconds = _pipeline(files)
+        measured = _pipeline_and_floor(files, rounds)
     pipeline_mb = _peak_mb()
-    floor_seconds, floor_faces = _floor(_decoded(files))
+    pipeline_seconds, floor_seconds = measured["pipeline_seconds"], measured["floor_seconds"]
+    pipeline_faces, floor_faces = measured["pipeline_faces"], measured["floor_faces"]
+    recognition_seconds = measured["recognition_seconds"]
     one = _throughput(files, 1)
     two = _throughput(files, 2)
 
@@ -181,6 +204,7 @@ def run(path: Path, *, stdout, as_json: bool) -> dict:
         "model": settings.FACE_MODEL,
         "detector": settings.FACE_DETECTOR,
         "max_side": settings.FACE_MAX_SIDE,
+        "rounds": rounds,
         "naive_seconds": round(naive_seconds, 3),
         "pipeline_seconds": round(pipeline_seconds, 3),
         "floor_seconds": None if floor_seconds is None else round(floor_seconds, 3),
@@ -206,7 +230,8 @@ def run(path: Path, *, stdout, as_json: bool) -> dict:
     r = report
     floor = "n/a" if r["floor_seconds"] is None else f"{r['floor_seconds']:8.2f} s"
     lines = [
-        f"{r['photos']} photos, {r['model']} + {r['detector']}, max side {r['max_side']}, {r['cores']} cores",
+        f"{r['photos']} photos, {r['model']} + {r['detector']}, max side {r['max_side']}, {r['cores']} cores;"
+        f" (b) and (c) interleaved, best of {r['rounds']} rounds per photo",
         f"(a) naive DeepFace.represent: {r['naive_seconds']:8.2f} s"
         f"  {r['naive_photos_per_second']:6.2f} photos/s  {r['naive_faces']} faces",
         f"(b) photosite pipeline:       {r['pipeline_seconds']:8.2f} s"
