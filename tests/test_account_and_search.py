@@ -1,0 +1,120 @@
+"""Members' own privacy endpoints, and search by people and by face."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.test import Client
+
+from tagging.models import Album, Face, Person, Photo
+from tagging.services import faces as face_actions
+from tagging.services import pipeline, recognition
+
+pytestmark = pytest.mark.django_db
+
+PRIVACY_POSTS = ["/accounts/privacy/opt-out/", "/accounts/privacy/opt-in/", "/accounts/delete/"]
+
+
+def _processed(album, faces_dir, name: str) -> Photo:
+    photo = Photo(
+        album=album, uploaded_by=album.owner, display_name=name, content_hash=name.ljust(64, "0")[-64:]
+    )
+    photo.original.save("x", ContentFile((faces_dir / name).read_bytes()), save=False)
+    photo.save()
+    pipeline.photo_process(photo_id=photo.pk)
+    recognition.photo_recognize(photo_id=photo.pk)
+    photo.refresh_from_db()
+    return photo
+
+
+@pytest.mark.parametrize("url", PRIVACY_POSTS[:2])
+def test_privacy_switches_refuse_get(client, member, url):
+    client.force_login(member)
+    assert client.get(url).status_code == 405
+
+
+@pytest.mark.parametrize("url", PRIVACY_POSTS)
+def test_privacy_endpoints_require_csrf(member, url):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member)
+    assert client.post(url, {"password": "correct horse battery"}).status_code == 403
+    member.refresh_from_db()  # still there
+
+
+@pytest.mark.parametrize("url", [*PRIVACY_POSTS, "/accounts/privacy/"])
+def test_privacy_endpoints_require_login(client, url):
+    response = client.post(url) if url in PRIVACY_POSTS else client.get(url)
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_this_is_me_then_opt_out_through_the_pages(client, member, faces_dir):
+    album = Album.objects.create(owner=member, title="Me")
+    face = _processed(album, faces_dir, "people/rose_leslie/rose_leslie_1.jpg").faces.get()
+    me = face_actions.face_tag_new_person(face=face, name="Rose Leslie").person
+    client.force_login(member)
+
+    client.post(f"/people/{me.pk}/this-is-me/")
+    response = client.post("/accounts/privacy/opt-out/", follow=True)
+
+    me.refresh_from_db()
+    assert me.user == member and me.recognition_opt_out
+    assert "Recognition is off for you" in response.content.decode()
+    assert Face.objects.get(pk=face.pk).embedding is None
+
+
+def test_account_deletion_needs_the_password(client, member, django_user_model):
+    client.force_login(member)
+
+    wrong = client.post("/accounts/delete/", {"password": "nope"}, follow=True)
+    assert "nothing was deleted" in wrong.content.decode()
+    assert django_user_model.objects.filter(pk=member.pk).exists()
+
+    right = client.post("/accounts/delete/", {"password": "correct horse battery"})
+    assert right.status_code == 302
+    assert not django_user_model.objects.filter(pk=member.pk).exists()
+
+
+def test_search_finds_photos_with_all_the_chosen_people(client, member, faces_dir):
+    album = Album.objects.create(owner=member, title="Search")
+    together = _processed(album, faces_dir, "groups/barack_obama_and_joe_biden_2.jpg")
+    alone = _processed(album, faces_dir, "people/barack_obama/barack_obama_1.jpg")
+    obama, biden = Person.objects.create(name="Barack Obama"), Person.objects.create(name="Joe Biden")
+    first, second = together.faces.order_by("x")
+    face_actions.face_tag(face=first, person=obama)
+    face_actions.face_tag(face=second, person=biden)
+    face_actions.face_tag(face=alone.faces.get(), person=obama)
+    client.force_login(member)
+
+    both = client.get("/search/", {"people": [obama.pk, biden.pk]}).content.decode()
+    one = client.get("/search/", {"people": [obama.pk]}).content.decode()
+
+    assert f"/photos/{together.pk}/" in both and f"/photos/{alone.pk}/" not in both
+    assert f"/photos/{together.pk}/" in one and f"/photos/{alone.pk}/" in one
+
+
+def test_find_by_face_with_a_dropped_photo_lists_the_nearest_faces_first(
+    client, member, faces_dir, media_root
+):
+    album = Album.objects.create(owner=member, title="Find")
+    biden = _processed(album, faces_dir, "people/joe_biden/joe_biden_2.jpg")
+    other = _processed(album, faces_dir, "people/kit_harington/kit_harington_1.jpg")
+    stored_before = sorted(p.name for p in media_root.rglob("*") if p.is_file())
+    client.force_login(member)
+
+    with (faces_dir / "people/joe_biden/joe_biden_1.jpg").open("rb") as dropped:
+        page = client.post("/search/face/", {"photo": dropped}).content.decode()
+
+    assert page.index(f"/photos/{biden.pk}/") < page.index(f"/photos/{other.pk}/")
+    assert "distance" in page
+    # The dropped photo was only looked at.
+    assert sorted(p.name for p in media_root.rglob("*") if p.is_file()) == stored_before
+    assert Photo.objects.count() == 2
+
+
+def test_find_by_face_from_a_face_on_a_photo(client, member, faces_dir):
+    album = Album.objects.create(owner=member, title="Find")
+    first = _processed(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
+    second = _processed(album, faces_dir, "people/barack_obama/barack_obama_2.jpg")
+    client.force_login(member)
+
+    page = client.get("/search/face/", {"face": first.pk}).content.decode()
+
+    assert f"/photos/{second.pk}/" in page
