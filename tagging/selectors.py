@@ -24,7 +24,8 @@ def faces_nearest(*, embedding: Sequence[float], model_name: str, limit: int = 1
     """Faces of ``model_name`` nearest to ``embedding`` by cosine distance, nearest first.
 
     Each face carries ``nearest_distance``. The HNSW search is approximate: it
-    returns up to ``hnsw.ef_search`` (40 by default) candidates.
+    returns up to ``hnsw.ef_search`` candidates, which every connection sets to
+    ``FACE_EF_SEARCH`` (see settings).
     """
     distance = CosineDistance(embedding_expression(model_name), list(embedding))
     return (

@@ -1,0 +1,54 @@
+"""Measure the site in a scratch database: ``benchmark matching``, ``pipeline PATH`` and ``pages``."""
+
+import argparse
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from tagging.benchmarks import matching
+
+
+def _face_count(value: str) -> int:
+    count = int(value)
+    # Fewer faces than queries would leave the recall and latency figures meaningless.
+    if count < 1000:
+        raise argparse.ArgumentTypeError("at least 1000 faces")
+    return count
+
+
+class Command(BaseCommand):
+    help = "Benchmarks in a throw-away database on the same server; the site's data is never touched."
+
+    def add_arguments(self, parser):
+        benchmarks = parser.add_subparsers(dest="benchmark", required=True)
+        matching_parser = benchmarks.add_parser(
+            "matching",
+            help="HNSW build, nearest-neighbour latency and recall, and recognition of 1,000 new faces "
+            "on synthetic Dlib-like embeddings",
+        )
+        matching_parser.add_argument("--faces", type=_face_count, default=100_000)
+        matching_parser.add_argument("--seed", type=int, default=0)
+        matching_parser.add_argument("--json", action="store_true", dest="as_json")
+        pipeline_parser = benchmarks.add_parser("pipeline", help="photo processing on a folder of photos")
+        pipeline_parser.add_argument("path", type=Path)
+        pipeline_parser.add_argument("--json", action="store_true", dest="as_json")
+        pipeline_parser.add_argument("--rounds", type=int, default=3, help="best of this many, per photo")
+        pages_parser = benchmarks.add_parser(
+            "pages", help="album page with many photos and people page with many people: time and queries"
+        )
+        pages_parser.add_argument("--photos", type=int, default=1000)
+        pages_parser.add_argument("--people", type=int, default=1000)
+        pages_parser.add_argument("--json", action="store_true", dest="as_json")
+
+    def handle(self, *args, benchmark: str, as_json: bool, **options):
+        if benchmark == "matching":
+            matching.run(faces=options["faces"], as_json=as_json, stdout=self.stdout, seed=options["seed"])
+        elif benchmark == "pages":
+            from tagging.benchmarks import pages
+
+            pages.run(photos=options["photos"], people=options["people"], as_json=as_json, stdout=self.stdout)
+        else:
+            # Imported here: the matching benchmark must not depend on this module.
+            from tagging.benchmarks import pipeline
+
+            pipeline.run(options["path"], stdout=self.stdout, as_json=as_json, rounds=options["rounds"])

@@ -1,0 +1,77 @@
+"""``manage.py benchmark matching`` on a small synthetic library."""
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from tagging.management.commands.benchmark import Command
+from tagging.models import Face
+
+# The benchmark creates and drops a scratch database of its own, which cannot
+# happen inside the transaction that wraps an ordinary django_db test.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def report(django_db_setup, django_db_blocker) -> dict:
+    """One run shared by the tests below: it takes about ten seconds."""
+    out = StringIO()
+    with django_db_blocker.unblock():
+        call_command("benchmark", "matching", "--faces", "3000", "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_it_reports_the_figures_of_the_issue(report):
+    assert report["faces"] == 3000
+    assert report["build_seconds"] > 0
+    assert 0 < report["knn_p50_ms"] <= report["knn_p95_ms"]
+    assert 0.95 <= report["recall_at_10"] <= 1
+    assert report["recognize_1000_seconds"] > 0
+
+
+def test_its_embeddings_are_spread_like_dlib_faces(report):
+    assert 0.02 < report["same_identity_median"] < 0.06
+    assert 0.12 < report["different_identity_median"] < 0.3
+
+
+def test_its_nearest_neighbour_query_uses_the_hnsw_index(report):
+    assert report["knn_uses_index"]
+    # The ground truth (numpy) agrees with PostgreSQL's own exact search.
+    assert report["exact_check"] == 1
+
+
+def test_it_recognises_known_people_without_wrong_suggestions(report):
+    assert report["named_right"] > 0
+    assert report["named_wrong"] == report["grouped_wrong"] == report["ungrouped_wrong"] == 0
+
+
+def test_it_leaves_the_test_database_alone(report):
+    assert connection.settings_dict["NAME"].startswith("test_")
+    assert not Face.objects.exists()
+
+
+def test_it_prints_one_json_object_with_the_keys_of_the_issue(report):
+    # The fixture parsed the whole output as one JSON object: nothing else was printed.
+    assert set(report) >= {
+        "faces",
+        "build_seconds",
+        "knn_p50_ms",
+        "knn_p95_ms",
+        "recall_at_10",
+        "recognize_1000_seconds",
+    }
+
+
+def test_it_refuses_a_library_smaller_than_its_queries():
+    with pytest.raises(CommandError, match="at least 1000 faces"):
+        call_command("benchmark", "matching", "--faces", "10")
+
+
+def test_the_pipeline_benchmark_takes_a_path():
+    parser = Command().create_parser("manage.py", "benchmark")
+    options = parser.parse_args(["pipeline", "photos", "--json"])
+    assert (options.benchmark, options.path, options.as_json) == ("pipeline", Path("photos"), True)
