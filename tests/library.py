@@ -3,6 +3,8 @@ per test session (the ``detections`` fixture in conftest) and written as rows.""
 
 import hashlib
 
+from django.core.files.base import ContentFile
+
 from tagging.models import Album, Face, Photo
 
 
@@ -44,3 +46,18 @@ class Library:
 
     def all_ids(self) -> list[int]:
         return [face.pk for rows in self.faces.values() for face in rows]
+
+
+def processed_photo(album: Album, faces_dir, name: str) -> Photo:
+    """One shared photograph through the real pipeline and recognition, as a worker would."""
+    from tagging.services import pipeline, recognition
+
+    photo = Photo(
+        album=album, uploaded_by=album.owner, display_name=name, content_hash=name.ljust(64, "0")[-64:]
+    )
+    photo.original.save("x", ContentFile((faces_dir / name).read_bytes()), save=False)
+    photo.save()
+    pipeline.photo_process(photo_id=photo.pk)
+    recognition.photo_recognize(photo_id=photo.pk)
+    photo.refresh_from_db()
+    return photo

@@ -1,28 +1,15 @@
 """Members' own privacy endpoints, and search by people and by face."""
 
 import pytest
-from django.core.files.base import ContentFile
 from django.test import Client
 
 from tagging.models import Album, Face, Person, Photo
 from tagging.services import faces as face_actions
-from tagging.services import pipeline, recognition
+from tests.library import processed_photo
 
 pytestmark = pytest.mark.django_db
 
 PRIVACY_POSTS = ["/accounts/privacy/opt-out/", "/accounts/privacy/opt-in/", "/accounts/delete/"]
-
-
-def _processed(album, faces_dir, name: str) -> Photo:
-    photo = Photo(
-        album=album, uploaded_by=album.owner, display_name=name, content_hash=name.ljust(64, "0")[-64:]
-    )
-    photo.original.save("x", ContentFile((faces_dir / name).read_bytes()), save=False)
-    photo.save()
-    pipeline.photo_process(photo_id=photo.pk)
-    recognition.photo_recognize(photo_id=photo.pk)
-    photo.refresh_from_db()
-    return photo
 
 
 @pytest.mark.parametrize("url", PRIVACY_POSTS[:2])
@@ -47,7 +34,7 @@ def test_privacy_endpoints_require_login(client, url):
 
 def test_this_is_me_then_opt_out_through_the_pages(client, member, faces_dir):
     album = Album.objects.create(owner=member, title="Me")
-    face = _processed(album, faces_dir, "people/rose_leslie/rose_leslie_1.jpg").faces.get()
+    face = processed_photo(album, faces_dir, "people/rose_leslie/rose_leslie_1.jpg").faces.get()
     me = face_actions.face_tag_new_person(face=face, name="Rose Leslie").person
     client.force_login(member)
 
@@ -74,8 +61,8 @@ def test_account_deletion_needs_the_password(client, member, django_user_model):
 
 def test_search_finds_photos_with_all_the_chosen_people(client, member, faces_dir):
     album = Album.objects.create(owner=member, title="Search")
-    together = _processed(album, faces_dir, "groups/barack_obama_and_joe_biden_2.jpg")
-    alone = _processed(album, faces_dir, "people/barack_obama/barack_obama_1.jpg")
+    together = processed_photo(album, faces_dir, "groups/barack_obama_and_joe_biden_2.jpg")
+    alone = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_1.jpg")
     obama, biden = Person.objects.create(name="Barack Obama"), Person.objects.create(name="Joe Biden")
     first, second = together.faces.order_by("x")
     face_actions.face_tag(face=first, person=obama)
@@ -94,8 +81,8 @@ def test_find_by_face_with_a_dropped_photo_lists_the_nearest_faces_first(
     client, member, faces_dir, media_root
 ):
     album = Album.objects.create(owner=member, title="Find")
-    biden = _processed(album, faces_dir, "people/joe_biden/joe_biden_2.jpg")
-    other = _processed(album, faces_dir, "people/kit_harington/kit_harington_1.jpg")
+    biden = processed_photo(album, faces_dir, "people/joe_biden/joe_biden_2.jpg")
+    other = processed_photo(album, faces_dir, "people/kit_harington/kit_harington_1.jpg")
     stored_before = sorted(p.name for p in media_root.rglob("*") if p.is_file())
     client.force_login(member)
 
@@ -111,8 +98,8 @@ def test_find_by_face_with_a_dropped_photo_lists_the_nearest_faces_first(
 
 def test_find_by_face_from_a_face_on_a_photo(client, member, faces_dir):
     album = Album.objects.create(owner=member, title="Find")
-    first = _processed(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
-    second = _processed(album, faces_dir, "people/barack_obama/barack_obama_2.jpg")
+    first = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
+    second = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_2.jpg")
     client.force_login(member)
 
     page = client.get("/search/face/", {"face": first.pk}).content.decode()

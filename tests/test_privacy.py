@@ -4,7 +4,6 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
@@ -12,6 +11,7 @@ from django.utils import timezone
 from tagging.models import Album, Face, Person, Photo
 from tagging.services import faces as face_actions
 from tagging.services import pipeline, privacy, recognition
+from tests.library import processed_photo
 
 pytestmark = pytest.mark.django_db
 
@@ -21,29 +21,17 @@ def album(member):
     return Album.objects.create(owner=member, title="Mine", visibility=Album.Visibility.MEMBERS)
 
 
-def _processed(album, faces_dir, name: str) -> Photo:
-    photo = Photo(
-        album=album, uploaded_by=album.owner, display_name=name, content_hash=name.ljust(64, "0")[-64:]
-    )
-    photo.original.save("x", ContentFile((faces_dir / name).read_bytes()), save=False)
-    photo.save()
-    pipeline.photo_process(photo_id=photo.pk)
-    recognition.photo_recognize(photo_id=photo.pk)
-    photo.refresh_from_db()
-    return photo
-
-
 def test_recognition_switched_off_processes_no_faces(album, faces_dir, settings):
     settings.FACE_RECOGNITION_ENABLED = False
 
-    photo = _processed(album, faces_dir, "people/joe_biden/joe_biden_1.jpg")
+    photo = processed_photo(album, faces_dir, "people/joe_biden/joe_biden_1.jpg")
 
     assert photo.status == Photo.Status.DONE
     assert photo.thumbnail and photo.faces.count() == 0
 
 
 def test_delete_embeddings_command_forgets_every_embedding(album, faces_dir):
-    _processed(album, faces_dir, "groups/barack_obama_and_joe_biden_2.jpg")
+    processed_photo(album, faces_dir, "groups/barack_obama_and_joe_biden_2.jpg")
     assert Face.objects.filter(embedding__isnull=False).count() == 2
 
     call_command("delete_embeddings", "--yes", stdout=io.StringIO())
@@ -55,10 +43,10 @@ def test_delete_embeddings_command_forgets_every_embedding(album, faces_dir):
 def test_a_member_who_opts_out_is_never_suggested_and_their_face_data_is_deleted(
     album, faces_dir, member, django_capture_on_commit_callbacks
 ):
-    first = _processed(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
+    first = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
     me = Person.objects.create(name="Barack Obama")
     face_actions.face_tag(face=first, person=me)
-    second = _processed(album, faces_dir, "people/barack_obama/barack_obama_2.jpg").faces.get()
+    second = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_2.jpg").faces.get()
     assert second.person == me and second.status == Face.Status.SUGGESTED
     crop = Face.objects.get(pk=first.pk).crop.name
     assert default_storage.exists(crop)
@@ -72,12 +60,12 @@ def test_a_member_who_opts_out_is_never_suggested_and_their_face_data_is_deleted
     assert first.embedding is None and not first.crop and not default_storage.exists(crop)
     assert (first.person, first.status) == (me, Face.Status.CONFIRMED)  # the member's tag stays
     assert second.person is None and second.embedding is None
-    third = _processed(album, faces_dir, "people/barack_obama/barack_obama_3.jpg").faces.get()
+    third = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_3.jpg").faces.get()
     assert third.person_id != me.pk
 
 
 def test_opting_back_in_brings_recognition_back(album, faces_dir, member, django_capture_on_commit_callbacks):
-    face = _processed(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
+    face = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
     me = Person.objects.create(name="Barack Obama", user=member)
     face_actions.face_tag(face=face, person=me)
     privacy.recognition_opt_out(user=member)
@@ -91,14 +79,14 @@ def test_opting_back_in_brings_recognition_back(album, faces_dir, member, django
     face.refresh_from_db()
     assert face.embedding is not None and face.crop
     assert (face.person, face.status) == (me, Face.Status.CONFIRMED)
-    other = _processed(album, faces_dir, "people/barack_obama/barack_obama_2.jpg").faces.get()
+    other = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_2.jpg").faces.get()
     assert other.person == me
 
 
 def test_deleting_an_account_deletes_its_photos_faces_and_files(
     album, faces_dir, member, django_capture_on_commit_callbacks
 ):
-    photo = _processed(album, faces_dir, "groups/kit_harington_and_rose_leslie.jpg")
+    photo = processed_photo(album, faces_dir, "groups/kit_harington_and_rose_leslie.jpg")
     files = [photo.original.name, photo.thumbnail.name, photo.preview.name]
     files += [face.crop.name for face in photo.faces.all()]
     assert all(default_storage.exists(name) for name in files)
@@ -112,7 +100,7 @@ def test_deleting_an_account_deletes_its_photos_faces_and_files(
 
 def test_unconfirmed_embeddings_expire_after_the_retention_period(album, faces_dir, settings):
     settings.FACE_UNCONFIRMED_RETENTION_DAYS = 30
-    photo = _processed(album, faces_dir, "groups/barack_obama_and_joe_biden_2.jpg")
+    photo = processed_photo(album, faces_dir, "groups/barack_obama_and_joe_biden_2.jpg")
     confirmed, unconfirmed = photo.faces.all()[:2]
     face_actions.face_tag(face=confirmed, person=Person.objects.create(name="Someone"))
 
@@ -133,11 +121,11 @@ def test_faces_on_photos_a_member_cannot_see_are_never_shown_to_them(
 
     other = django_user_model.objects.create_user(username="bob", password="pw-bob-12345")
     private = Album.objects.create(owner=other, title="Bob's", visibility=Album.Visibility.PRIVATE)
-    hidden_face = _processed(private, faces_dir, "people/joe_biden/joe_biden_1.jpg").faces.get()
+    hidden_face = processed_photo(private, faces_dir, "people/joe_biden/joe_biden_1.jpg").faces.get()
     joe = Person.objects.create(name="Joe Biden")
     face_actions.face_tag(face=hidden_face, person=joe)
     mine = Album.objects.create(owner=member, title="Mine")
-    my_face = _processed(mine, faces_dir, "people/joe_biden/joe_biden_2.jpg").faces.get()
+    my_face = processed_photo(mine, faces_dir, "people/joe_biden/joe_biden_2.jpg").faces.get()
     assert my_face.person == joe  # suggested from Bob's private photo
 
     assert list(selectors.people_named(user=member)) == []
@@ -158,7 +146,7 @@ def test_merging_with_someone_who_opted_out_forgets_the_merged_faces(album, face
 
     me = Person.objects.create(name="Barack Obama", user=member)
     privacy.recognition_opt_out(user=member)
-    face = _processed(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
+    face = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
     alias = face_actions.face_tag_new_person(face=face, name="B. Obama").person
 
     people.person_merge(keep=alias, merge=[me], actor=member)
