@@ -329,6 +329,8 @@ def test_the_site_and_a_worker_recover_by_themselves_when_postgresql_restarts(tm
     finally:
         _stop(web)
         _stop(worker)
+        # pgserver stops the server it started, but not the one pg_ctl restarted.
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=tmp_path / "pg", user=server.system_user)
 
 
 @pytest.mark.django_db(transaction=True)
