@@ -297,3 +297,24 @@ def test_a_real_worker_processes_an_imported_photo_end_to_end(celery_worker, mem
     assert photo.status == Photo.Status.DONE, photo.error
     assert photo.faces.count() == 2
     assert photo.faces.get(person=rose).status == Face.Status.SUGGESTED
+
+
+def test_an_upright_jpeg_is_shown_as_itself_without_its_metadata(faces_dir):
+    from tagging.services.images import jpeg_strip_metadata
+
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    exif.get_ifd(0x8825)[2] = (51.0, 30.0, 0.0)  # GPSLatitude
+    buffer = io.BytesIO()
+    Image.open(faces_dir / "people/kit_harington/kit_harington_1.jpg").save(
+        buffer, "JPEG", exif=exif, comment=b"at home"
+    )
+
+    stripped = jpeg_strip_metadata(buffer.getvalue())
+
+    assert b"Exif" not in stripped and b"CameraMaker" not in stripped and b"at home" not in stripped
+    original = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(stripped)).convert("RGB")), original)
+    # Anything it cannot walk is left to re-encoding.
+    assert jpeg_strip_metadata(b"\xff\xd8\xff\xe1\xff\xff") is None
+    assert jpeg_strip_metadata(b"GIF89a") is None

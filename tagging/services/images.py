@@ -110,6 +110,9 @@ class LoadedImage:
     width: int  # oriented size of the original
     height: int
     taken_at: str | None  # EXIF DateTimeOriginal as written in the file
+    # An upright RGB JPEG shown at its own size: its display copy can be the
+    # file itself with the metadata cut out (jpeg_strip_metadata), not re-encoded.
+    jpeg_as_is: bool = False
 
     def array(self) -> np.ndarray:
         return np.asarray(self.rgb)
@@ -148,11 +151,16 @@ def image_load(*, source: BinaryIO, max_pixels: int, max_side: int) -> LoadedIma
         turn = _ORIENTATION_TRANSPOSE.get(image.getexif().get(_EXIF_ORIENTATION, 1))
         if turn is not None:
             rgb = rgb.transpose(turn)
+        jpeg_as_is = (
+            image.format == "JPEG" and image.mode == "RGB" and turn is None and max(rgb.size) <= max_side
+        )
         # Bilinear, antialiased by Pillow: a third of Lanczos's cost, and the face
         # detector and embedder see no difference at these scales (the face counts
         # and distances of tests/test_face_engine.py hold either way).
         rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=1.5)
-        return LoadedImage(rgb=rgb, width=width, height=height, taken_at=_clean_text(taken_at))
+        return LoadedImage(
+            rgb=rgb, width=width, height=height, taken_at=_clean_text(taken_at), jpeg_as_is=jpeg_as_is
+        )
     finally:
         image.close()
 
@@ -183,6 +191,42 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         return background
     # A copy even when already RGB: the caller may change it in place.
     return image.convert("RGB")
+
+
+# APP1-APP13 and APP15 hold EXIF (with GPS), XMP, IPTC, ICC and maker notes;
+# COM holds comments. APP0 (JFIF) and APP14 (Adobe: how to read the colours)
+# say nothing about the person or the place and are kept.
+_METADATA_MARKERS = {*range(0xE1, 0xEE), 0xEF, 0xFE}
+
+
+def jpeg_strip_metadata(data: bytes) -> bytes | None:
+    """The JPEG ``data`` without its metadata segments, pixels untouched (no re-encoding).
+
+    Returns None for anything this walk does not recognise, so the caller
+    re-encodes instead: a damaged header never leaks through unstripped.
+    """
+    if data[:2] != b"\xff\xd8":
+        return None
+    out = bytearray(b"\xff\xd8")
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0xDA:  # start of scan: the rest is image data
+            out += data[position:]
+            return bytes(out)
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        end = position + 2 + length
+        if length < 2 or end > len(data):
+            return None
+        if marker not in _METADATA_MARKERS:
+            out += data[position:end]
+        position = end
+    return None
 
 
 def jpeg_bytes(image: Image.Image, *, max_side: int | None = None, quality: int = 85) -> bytes:

@@ -25,7 +25,7 @@ from PIL import Image
 
 from tagging import face_engine
 from tagging.models import Face, Photo, crop_path, preview_path, thumbnail_path
-from tagging.services.images import ImageRejected, LoadedImage, image_load, jpeg_bytes
+from tagging.services.images import ImageRejected, LoadedImage, image_load, jpeg_bytes, jpeg_strip_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +129,12 @@ def photo_analyse(*, photo: Photo) -> Analysis:
         loaded = image_load(
             source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
         )
+        preview = None
+        if loaded.jpeg_as_is:
+            # Shown at its own size: the file itself with its metadata cut out
+            # saves a re-encoding, and its loss.
+            source.seek(0)
+            preview = jpeg_strip_metadata(source.read())
     faces = faces_find(loaded=loaded) if settings.FACE_RECOGNITION_ENABLED else None
     return Analysis(
         width=loaded.width,
@@ -136,7 +142,7 @@ def photo_analyse(*, photo: Photo) -> Analysis:
         taken_at=_exif_datetime(loaded.taken_at),
         faces=faces,
         thumbnail=jpeg_bytes(loaded.rgb, max_side=THUMBNAIL_SIDE, quality=80),
-        preview=jpeg_bytes(loaded.rgb),
+        preview=preview or jpeg_bytes(loaded.rgb),
     )
 
 
