@@ -4,12 +4,16 @@ Every task is idempotent, so late acknowledgement (a message delivered again
 after a worker died) is safe.
 """
 
+import logging
+
 from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
 
 from tagging.models import Photo
 from tagging.services import pipeline, privacy, recognition
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -58,7 +62,14 @@ def _load_models(**kwargs) -> None:
     """Load the face models once per worker process, before the first photo."""
     from tagging import face_engine
 
-    if settings.FACE_RECOGNITION_ENABLED:
+    if not settings.FACE_RECOGNITION_ENABLED:
+        return
+    try:
         face_engine.engine_warm_up(
             model_name=settings.FACE_MODEL, detector=settings.FACE_DETECTOR, home=settings.DEEPFACE_HOME
         )
+    except face_engine.WeightsMissing as error:
+        # A process that died here would be restarted, and die again, forever.
+        # Alive, it fails each photo with this message (after its attempts),
+        # and `manage.py reprocess --failed` picks them up once the file is there.
+        logger.error("face models not loaded: %s", error)

@@ -318,3 +318,24 @@ def test_an_upright_jpeg_is_shown_as_itself_without_its_metadata(faces_dir):
     # Anything it cannot walk is left to re-encoding.
     assert jpeg_strip_metadata(b"\xff\xd8\xff\xe1\xff\xff") is None
     assert jpeg_strip_metadata(b"GIF89a") is None
+
+
+def test_a_model_whose_weights_are_missing_fails_photos_with_the_file_and_folder(
+    album, faces_dir, settings, tmp_path
+):
+    from tagging import face_engine
+    from tagging.tasks import _load_models
+
+    settings.FACE_MODEL = "Facenet512"
+    settings.DEEPFACE_HOME = tmp_path / "deepface"
+    _load_models()  # a worker process starts anyway, and says why in its log
+    photo = _photo(album, (faces_dir / "people/joe_biden/joe_biden_1.jpg").read_bytes())
+
+    for _ in range(settings.FACE_MAX_ATTEMPTS):
+        with pytest.raises(face_engine.WeightsMissing):
+            pipeline.photo_process(photo_id=photo.pk)
+    photo.refresh_from_db()
+
+    assert photo.status == Photo.Status.FAILED
+    assert "facenet512_weights.onnx" in photo.error
+    assert str(tmp_path / "deepface" / ".deepface" / "weights") in photo.error
