@@ -105,3 +105,35 @@ def test_find_by_face_from_a_face_on_a_photo(client, member, faces_dir):
     page = client.get("/search/face/", {"face": first.pk}).content.decode()
 
     assert f"/photos/{second.pk}/" in page
+
+
+def test_a_member_changes_their_password(client, member):
+    client.force_login(member)
+    assert client.get("/accounts/password_change/").status_code == 200
+
+    response = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": "correct horse battery",
+            "new_password1": "a brand new secret 42",
+            "new_password2": "a brand new secret 42",
+        },
+    )
+
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.check_password("a brand new secret 42")
+
+
+def test_sign_up_is_closed_unless_the_setting_allows_it(client, settings, django_user_model):
+    assert client.get("/accounts/signup/").status_code == 404
+
+    settings.SIGNUP_ENABLED = True
+    response = client.post(
+        "/accounts/signup/",
+        {"username": "newcomer", "password1": "a long new password 7", "password2": "a long new password 7"},
+    )
+
+    assert response.status_code == 302
+    assert django_user_model.objects.filter(username="newcomer", is_staff=False).exists()
+    assert client.get("/").status_code == 200  # signed in
