@@ -49,5 +49,6 @@ def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     # Lazy images load as they come into view; a full-page shot needs them all.
     page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach((i) => (i.loading = 'eager'))")
-    page.wait_for_function("Array.from(document.images).every((i) => i.complete)")
+    # A function, not an expression: Playwright polls expressions with eval, which the CSP forbids.
+    page.wait_for_function("() => Array.from(document.images).every((i) => i.complete)")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

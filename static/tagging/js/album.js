@@ -80,11 +80,14 @@
     if (polling) return;
     polling = true;
     const tick = () => {
+      // An answer asked for before the last upload finished may not list that
+      // photo yet: it cannot end the polling.
+      const askedAt = Date.now();
       fetch(grid.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then((response) => response.json())
         .then((data) => {
           data.photos.forEach((photo) => render(tileFor(photo), photo));
-          if (data.settled && active === 0 && queue.length === 0) {
+          if (data.settled && active === 0 && queue.length === 0 && askedAt > lastUploadAt) {
             polling = false;
           } else {
             setTimeout(tick, POLL_MS);
@@ -101,6 +104,7 @@
 
   const queue = [];
   let active = 0;
+  let lastUploadAt = 0;
   let total = 0;
   let finished = 0;
   let failed = 0;
@@ -216,6 +220,7 @@
 
   function done() {
     active -= 1;
+    lastUploadAt = Date.now();
     pump();
   }
 
