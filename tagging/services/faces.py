@@ -116,7 +116,7 @@ def faces_confirm_bulk(*, person: Person, face_ids: Iterable[int]) -> int:
             _cover_if_missing(person.pk, faces[0].pk)
     for face in faces:
         face.status = Face.Status.CONFIRMED
-        recognition.faces_refresh_near(face=face)
+    recognition.faces_refresh_near(faces=faces)
     return len(faces)
 
 
@@ -170,6 +170,5 @@ def person_name(
             if faces:
                 _cover_if_missing(person.pk, faces[0])
     if was_unnamed:
-        for face in Face.objects.filter(pk__in=faces):
-            recognition.faces_refresh_near(face=face)
+        recognition.faces_refresh_near(faces=Face.objects.filter(pk__in=faces))
     return person

@@ -45,8 +45,7 @@ def _plural(count: int, word: str) -> str:
 
 def _faces_refresh(*, refresh_near: Iterable[Face] = (), suggest: Iterable[Face] = ()) -> None:
     """Re-judge suggestions after a change, within ``REFRESH_LIMIT`` faces of each kind."""
-    for face in list(refresh_near)[:REFRESH_LIMIT]:
-        recognition.faces_refresh_near(face=face)
+    recognition.faces_refresh_near(faces=list(refresh_near)[:REFRESH_LIMIT])
     for face in list(suggest)[:REFRESH_LIMIT]:
         recognition.face_suggest(face=face)
     recognition.unnamed_groups_prune()
