@@ -13,19 +13,22 @@ from tagging.models import Face, Photo
 logger = logging.getLogger(__name__)
 
 
+def files_delete(names) -> None:
+    """Delete stored files now; a file that cannot be deleted is logged, not raised."""
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete %s", name)
+
+
 def files_delete_on_commit(names) -> None:
+    """Delete stored files once the current transaction commits (never, if it rolls back)."""
     names = [name for name in names if name]
-    if not names:
-        return
-
-    def delete() -> None:
-        for name in names:
-            try:
-                default_storage.delete(name)
-            except OSError:
-                logger.warning("could not delete %s", name)
-
-    transaction.on_commit(delete)
+    if names:
+        transaction.on_commit(lambda: files_delete(names))
 
 
 @receiver(post_delete, sender=Photo)

@@ -17,16 +17,9 @@ def album_update(*, album: Album, title: str, visibility: str) -> Album:
     return album
 
 
-def photos_delete(*, photos) -> int:
-    """Delete photos and their faces; their files go after commit (tagging.signals)."""
-    count, _ = photos.delete()
-    return count
-
-
 def album_delete(*, album: Album) -> None:
-    with transaction.atomic():
-        photos_delete(photos=Photo.objects.filter(album=album))
-        album.delete()
+    """Delete the album, its photos and faces; their files go after commit (tagging.signals)."""
+    album.delete()
 
 
 def photos_reprocess(*, photos) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from PIL import Image
 from tagging import face_engine
 from tagging.models import Face, Photo, crop_path, preview_path, thumbnail_path
 from tagging.services.images import ImageRejected, LoadedImage, image_load, jpeg_bytes, jpeg_strip_metadata
+from tagging.signals import files_delete, files_delete_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -239,7 +240,7 @@ def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Pho
             )
             if photo is None:
                 # Deleted meanwhile, or taken back by the sweeper: not ours to write.
-                _delete_files(written)
+                files_delete(written)
                 return None
             obsolete = [photo.thumbnail.name, photo.preview.name]
             if analysis.faces is not None:
@@ -264,9 +265,9 @@ def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Pho
                     "status_changed_at",
                 ]
             )
-            transaction.on_commit(lambda: _delete_files(obsolete))
+            files_delete_on_commit(obsolete)
     except BaseException:
-        _delete_files(written)
+        files_delete(written)
         raise
     return photo
 
@@ -308,16 +309,6 @@ def _faces_replace(*, photo: Photo, faces: list[FoundFace], crops: list[str]) ->
     Face.objects.bulk_update(to_update, ["x", "y", "w", "h", "confidence", "embedding", "model_name", "crop"])
     Face.objects.bulk_create(to_create)
     return obsolete
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        if not name:
-            continue
-        try:
-            default_storage.delete(name)
-        except OSError:
-            logger.warning("could not delete %s", name)
 
 
 def photo_fail(*, photo_id: int, token: str, reason: str) -> None:

@@ -46,12 +46,18 @@ def faces_forget(faces) -> int:
     return chosen.update(embedding=None, crop="")
 
 
+def _linked_person(user) -> Person:
+    """The member's own person, locked; callers hold a transaction."""
+    person = Person.objects.select_for_update().filter(user=user).first()
+    if person is None:
+        raise PrivacyError("link your account to your person first (“This is me” on your person page)")
+    return person
+
+
 def recognition_opt_out(*, user) -> int:
     """The member's face is never suggested or matched again; returns how many faces were forgotten."""
     with transaction.atomic():
-        person = Person.objects.select_for_update().filter(user=user).first()
-        if person is None:
-            raise PrivacyError("link your account to your person first (“This is me” on your person page)")
+        person = _linked_person(user)
         person.recognition_opt_out = True
         person.save(update_fields=["recognition_opt_out"])
         forgotten = faces_forget(Face.objects.filter(person=person))
@@ -63,9 +69,7 @@ def recognition_opt_in(*, user) -> int:
     """Undo an opt-out: the photos with the member's tags are processed again, which
     brings back their embeddings and crops (tags are kept: faces are matched by place)."""
     with transaction.atomic():
-        person = Person.objects.select_for_update().filter(user=user).first()
-        if person is None:
-            raise PrivacyError("your account is not linked to a person")
+        person = _linked_person(user)
         person.recognition_opt_out = False
         person.save(update_fields=["recognition_opt_out"])
     photos = Photo.objects.filter(pk__in=Face.objects.filter(person=person).values("photo_id"))
