@@ -137,3 +137,36 @@ def test_sign_up_is_closed_unless_the_setting_allows_it(client, settings, django
     assert response.status_code == 302
     assert django_user_model.objects.filter(username="newcomer", is_staff=False).exists()
     assert client.get("/").status_code == 200  # signed in
+
+
+def test_find_by_face_is_not_starved_by_faces_the_member_cannot_see(member, django_user_model, faces_dir):
+    import numpy as np
+    from django.db import connection
+
+    from tagging import selectors
+
+    album = Album.objects.create(owner=member, title="Mine")
+    mine = processed_photo(album, faces_dir, "people/kit_harington/kit_harington_1.jpg").faces.get()
+    other = django_user_model.objects.create_user(username="bob", password="pw-bob-12345")
+    private = Album.objects.create(owner=other, title="Bob's")
+    crowd = Photo.objects.create(
+        album=private, uploaded_by=other, content_hash="f" * 64, display_name="crowd.jpg"
+    )
+    rng = np.random.default_rng(9)
+    probe = np.asarray(mine.embedding) + rng.normal(scale=0.02, size=len(mine.embedding))
+    probe /= np.linalg.norm(probe)
+    # Hundreds of faces nearer to the probe than the member's own, all private to Bob.
+    near = probe + rng.normal(scale=0.003, size=(600, len(probe)))
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    Face.objects.bulk_create(
+        Face(photo=crowd, x=0.1, y=0.1, w=0.1, h=0.1, model_name="Dlib", embedding=v.tolist()) for v in near
+    )
+    probe = probe.tolist()
+    with connection.cursor() as cursor:
+        # With so few rows the planner would scan the table anyway; a real library
+        # is large enough for the index, which is where starvation happens.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+
+    found = selectors.photos_similar(user=member, embedding=probe, model_name="Dlib")
+
+    assert [result.photo.pk for result in found] == [mine.photo_id]
