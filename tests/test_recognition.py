@@ -4,14 +4,15 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from tagging import selectors
 from tagging.models import Album, Face, FaceRejection, Person, Photo
 from tagging.services import faces as face_actions
 from tagging.services import recognition
 
-pytestmark = pytest.mark.django_db
+# Transactional: the library fixture vacuums the face indexes first (see conftest).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _confirm_first_portraits(library) -> dict[str, Person]:
@@ -163,11 +164,13 @@ def test_suggestion_queries_use_the_hnsw_indexes(library):
         .annotate(d=distance)
         .order_by("d")[:10]
     )
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        confirmed_plan, near_plan = confirmed.explain(), near.explain()
 
-    assert "face_confirmed_dlib_hnsw" in confirmed.explain()
-    assert "face_embedding_dlib_hnsw" in near.explain()
+    assert "face_confirmed_dlib_hnsw" in confirmed_plan
+    assert "face_embedding_dlib_hnsw" in near_plan
 
 
 def test_a_few_confirmed_faces_among_many_are_still_found(member):
