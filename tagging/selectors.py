@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from pgvector.django import CosineDistance
 
 from tagging import access
@@ -165,28 +165,40 @@ def photo_neighbours(*, photo: Photo) -> tuple[int | None, int | None]:
     return before.values_list("pk", flat=True).first(), after.values_list("pk", flat=True).first()
 
 
-def _people_with_visible_faces(*, user, status_filter: Q) -> QuerySet[Person]:
-    visible = _visible_photo_q(user, prefix="faces__photo__")
-    face_filter = visible & status_filter
+def _people_with_visible_faces(*, user, statuses: list[str] | None = None) -> QuerySet[Person]:
+    """People with faces the viewer may see, each with photo and face counts and a cover.
+
+    Counts and cover are correlated subqueries on the face_person_status index,
+    one index lookup per person: a GROUP BY over person x face x photo x album
+    joins is only fast while the planner's statistics are fresh, and went
+    quadratic (past the statement timeout) right after a bulk import.
+    """
+    faces = Face.objects.filter(person=OuterRef("pk")).filter(_visible_photo_q(user, prefix="photo__"))
+    if statuses is not None:
+        faces = faces.filter(status__in=statuses)
+
+    def counted(expression) -> Subquery:
+        return Subquery(
+            faces.order_by().values("person").annotate(n=expression).values("n"), output_field=IntegerField()
+        )
+
     cover = (
-        Face.objects.filter(person=OuterRef("pk"))
-        .filter(_visible_photo_q(user, prefix="photo__"))
-        .annotate(is_cover=Case(When(pk=OuterRef("cover_face_id"), then=Value(0)), default=Value(1)))
+        faces.annotate(is_cover=Case(When(pk=OuterRef("cover_face_id"), then=Value(0)), default=Value(1)))
         .order_by("is_cover", "-status", "pk")
         .values("pk")[:1]
     )
     people = Person.objects.all() if user.is_staff else Person.objects.filter(hidden=False)
-    return people.annotate(
-        photo_count=Count("faces__photo", filter=face_filter, distinct=True),
-        face_count=Count("faces", filter=face_filter, distinct=True),
+    return people.filter(Exists(faces)).annotate(
+        photo_count=counted(Count("photo", distinct=True)),
+        face_count=counted(Count("pk")),
         visible_cover_id=Subquery(cover),
-    ).filter(face_count__gt=0)
+    )
 
 
 def people_named(*, user) -> QuerySet[Person]:
     """Named people with a confirmed face the viewer may see, with photo counts and covers."""
     return (
-        _people_with_visible_faces(user=user, status_filter=Q(faces__status=Face.Status.CONFIRMED))
+        _people_with_visible_faces(user=user, statuses=[Face.Status.CONFIRMED])
         .exclude(name="")
         .order_by("hidden", "name", "pk")
     )
@@ -194,11 +206,7 @@ def people_named(*, user) -> QuerySet[Person]:
 
 def people_unnamed(*, user, limit: int = 200) -> QuerySet[Person]:
     """Unnamed groups with faces the viewer may see, largest first."""
-    return (
-        _people_with_visible_faces(user=user, status_filter=Q())
-        .filter(name="")
-        .order_by("-face_count", "pk")[:limit]
-    )
+    return _people_with_visible_faces(user=user).filter(name="").order_by("-face_count", "pk")[:limit]
 
 
 def people_nameable(*, user) -> QuerySet[Person]:

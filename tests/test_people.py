@@ -18,7 +18,8 @@ from tagging.services import people as people_actions
 from tagging.services import recognition
 from tagging.services.people import MergeError, PeopleError
 
-pytestmark = pytest.mark.django_db
+# Transactional: the library fixture vacuums the face indexes first (see conftest).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 CONFIRMED, SUGGESTED, UNASSIGNED = Face.Status.CONFIRMED, Face.Status.SUGGESTED, Face.Status.UNASSIGNED
 
@@ -473,6 +474,7 @@ def test_reassigning_on_the_face_page_confirms_it_for_the_other_person(staff_cli
     ]
 
 
+@pytest.mark.django_db  # on_commit callbacks are captured inside the test's transaction
 def test_the_reprocess_action_sets_photos_pending_and_enqueues_after_commit(
     staff_client, photo, django_capture_on_commit_callbacks
 ):
