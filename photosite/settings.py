@@ -65,8 +65,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
-# Behind the compose file's proxy the client address is in X-Forwarded-For.
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# How many reverse proxies stand in front of the web server, each appending the
+# address it saw to X-Forwarded-For (the compose file's nginx: 1). 0 when served
+# directly: the header is then ignored, since a client can send any. See
+# photosite/client_ip.py.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "photosite.client_ip.client_ip"
 
 ADMIN_URL = "admin/"
 

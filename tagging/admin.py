@@ -5,6 +5,11 @@ the services keep the face constraints (a person exactly when suggested or
 confirmed), refresh the suggestions a change makes stale, and write one
 LogEntry per change. So the admin's own logging is switched off wherever a
 service has already logged.
+
+Staff follow the site's access rule here too (``visible_to``): no title, name,
+photo, count or crop of another member's private album appears in a list, a
+change page, a search, an autocomplete or an action, and such an object's
+pages answer 404, as a missing one does.
 """
 
 from django import forms
@@ -12,17 +17,20 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.contrib.contenttypes import views as contenttype_views
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from tagging.models import Album, Face, FaceRejection, Person, Photo
+from tagging.models import Album, Face, FaceRejection, Person, PersonClaim, Photo
 from tagging.services import people as people_actions
+from tagging.services import privacy
 from tagging.services.albums import photos_reprocess
 
 # The change page shows this many faces; more would make one page of crops
@@ -30,15 +38,21 @@ from tagging.services.albums import photos_reprocess
 FACES_SHOWN = 200
 
 
-def faces_counted(**filters) -> Coalesce:
-    """The number of faces matching ``filters`` for each row, as a correlated subquery.
+def faces_counted(user, **filters) -> Coalesce:
+    """The number of faces ``user`` may see matching ``filters`` for each row, as a
+    correlated subquery.
 
     A join with ``Count`` would aggregate every face of every row before the
     page's LIMIT, and the changelist's two COUNT queries would keep the join;
     a subquery runs only for the rows shown, from the (person, status) index.
     """
     counted = (
-        Face.objects.filter(**filters).order_by().values(*filters.keys()).annotate(n=Count("pk")).values("n")
+        Face.objects.visible_to(user)
+        .filter(**filters)
+        .order_by()
+        .values(*filters.keys())
+        .annotate(n=Count("pk"))
+        .values("n")
     )
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
@@ -66,7 +80,40 @@ def crop_img(face_id: int | None, size: int = 48):
     )
 
 
-class ServiceLoggedAdmin(admin.ModelAdmin):
+def view_on_site(request, content_type_id: int, object_id: str):
+    """The admin's "view on site" redirect, for objects the member of staff may see only:
+    Django's own answers a redirect for any object that exists, telling which ids do."""
+    try:
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+    except ContentType.DoesNotExist:
+        raise Http404("not found") from None
+    visible_to = getattr(model._default_manager, "visible_to", None) if model else None
+    if visible_to is not None:
+        try:
+            if not visible_to(request.user).filter(pk=object_id).exists():
+                raise Http404("not found")
+        except (ValueError, ValidationError):
+            raise Http404("not found") from None
+    return contenttype_views.shortcut(request, content_type_id, object_id)
+
+
+class VisibleAdmin(admin.ModelAdmin):
+    """Shows staff only what the site's access rule lets them see (``visible_to``)."""
+
+    def visible(self, request):
+        return self.model.objects.visible_to(request.user)
+
+    def get_queryset(self, request):
+        # Every list, change page, search, autocomplete and action starts here.
+        return super().get_queryset(request).filter(pk__in=self.visible(request).values("pk"))
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects to the index with "... doesn't exist"; a 404 is what
+        # every other page answers for a forbidden or missing object.
+        raise Http404("not found")
+
+
+class ServiceLoggedAdmin(VisibleAdmin):
     """Leaves out of the admin's change message the fields whose change a service logged."""
 
     service_logged_fields: tuple[str, ...] = ()
@@ -146,9 +193,9 @@ class PersonFacesForm(forms.Form):
     op = forms.ChoiceField(choices=OPERATIONS)
     name = forms.CharField(required=False, max_length=200)
 
-    def __init__(self, *args, person: Person, **kwargs):
+    def __init__(self, *args, person: Person, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["faces"].queryset = Face.objects.filter(person=person)
+        self.fields["faces"].queryset = Face.objects.visible_to(user).filter(person=person)
 
     def clean(self):
         cleaned = super().clean()
@@ -176,8 +223,12 @@ class PersonAdmin(ServiceLoggedAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                confirmed_count=faces_counted(person=OuterRef("pk"), status=Face.Status.CONFIRMED),
-                suggested_count=faces_counted(person=OuterRef("pk"), status=Face.Status.SUGGESTED),
+                confirmed_count=faces_counted(
+                    request.user, person=OuterRef("pk"), status=Face.Status.CONFIRMED
+                ),
+                suggested_count=faces_counted(
+                    request.user, person=OuterRef("pk"), status=Face.Status.SUGGESTED
+                ),
             )
         )
 
@@ -200,6 +251,8 @@ class PersonAdmin(ServiceLoggedAdmin):
     # --- saving and deleting through the services ---------------------------
 
     def save_model(self, request, obj, form, change):
+        if change and "user" in form.changed_data:
+            self._link(request, obj, form)
         if not (change and "name" in form.changed_data):
             return super().save_model(request, obj, form, change)
         new_name = obj.name
@@ -218,6 +271,18 @@ class PersonAdmin(ServiceLoggedAdmin):
             return None
         obj.name = renamed.name
         return None
+
+    def _link(self, request, obj, form):
+        """Staff link a member directly, as approving their claim would."""
+        new_user, obj.user = obj.user, Person.objects.get(pk=obj.pk).user
+        try:
+            if new_user is not None:
+                privacy.person_link(person=obj, user=new_user, actor=request.user)
+            else:
+                Person.objects.filter(pk=obj.pk).update(user=None)
+        except privacy.PrivacyError as error:
+            self.message_user(request, f"Not linked: {error}", messages.ERROR)
+        obj.user = Person.objects.get(pk=obj.pk).user
 
     def delete_model(self, request, obj):
         people_actions.person_delete(person=obj, actor=request.user)
@@ -317,7 +382,9 @@ class PersonAdmin(ServiceLoggedAdmin):
         extra_context = dict(extra_context or {})
         person_id = unquote(object_id)
         if str(person_id).isdigit():
-            faces = Face.objects.filter(person_id=person_id).order_by("status", "-pk")
+            faces = (
+                Face.objects.visible_to(request.user).filter(person_id=person_id).order_by("status", "-pk")
+            )
             extra_context["person_faces"] = [
                 (face, face_crop_url(face.pk)) for face in faces.only("pk", "status")[:FACES_SHOWN]
             ]
@@ -331,12 +398,11 @@ class PersonAdmin(ServiceLoggedAdmin):
     def _faces_post(self, request, object_id):
         person = self.get_object(request, unquote(object_id))
         if person is None:
-            self.message_user(request, "That person no longer exists (merged or deleted).", messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:tagging_person_changelist"))
+            raise Http404("not found")
         if not self.has_change_permission(request, person):
             raise PermissionDenied
         change_url = reverse("admin:tagging_person_change", args=[person.pk])
-        form = PersonFacesForm(request.POST, person=person)
+        form = PersonFacesForm(request.POST, person=person, user=request.user)
         if not form.is_valid():
             errors = "; ".join(error for errors in form.errors.values() for error in errors)
             self.message_user(request, f"Nothing changed: {errors}", messages.ERROR)
@@ -391,6 +457,11 @@ class FaceAdmin(ServiceLoggedAdmin):
     def has_add_permission(self, request):
         return False
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "person":
+            kwargs["queryset"] = Person.objects.visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     @admin.display(description="Face")
     def crop_thumbnail(self, face):
         return crop_img(face.pk)
@@ -430,7 +501,7 @@ class FaceAdmin(ServiceLoggedAdmin):
 
 
 @admin.register(Photo)
-class PhotoAdmin(admin.ModelAdmin):
+class PhotoAdmin(VisibleAdmin):
     list_display = ["display_name", "album", "status", "face_count", "short_error", "attempts", "created_at"]
     list_filter = ["status", "face_model"]
     list_select_related = ["album"]
@@ -457,7 +528,8 @@ class PhotoAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(face_count=faces_counted(photo=OuterRef("pk")))
+        face_count = faces_counted(request.user, photo=OuterRef("pk"))
+        return super().get_queryset(request).annotate(face_count=face_count)
 
     @admin.display(description="Faces", ordering="face_count")
     def face_count(self, photo):
@@ -478,14 +550,61 @@ class PhotoAdmin(admin.ModelAdmin):
 
 
 @admin.register(Album)
-class AlbumAdmin(admin.ModelAdmin):
-    list_display = ["title", "owner", "visibility", "created_at"]
+class AlbumAdmin(VisibleAdmin):
+    list_display = ["title", "owner", "visibility", "share_location", "created_at"]
     list_filter = ["visibility"]
     search_fields = ["title", "owner__username"]
     raw_id_fields = ["owner"]
 
 
 @admin.register(FaceRejection)
-class FaceRejectionAdmin(admin.ModelAdmin):
+class FaceRejectionAdmin(VisibleAdmin):
     list_display = ["face", "person", "rejected_by", "created_at"]
     raw_id_fields = ["face", "person", "rejected_by"]
+
+    def visible(self, request):
+        return FaceRejection.objects.filter(
+            face__in=Face.objects.visible_to(request.user),
+            person__in=Person.objects.visible_to(request.user),
+        )
+
+
+@admin.register(PersonClaim)
+class PersonClaimAdmin(admin.ModelAdmin):
+    """ "This is me" requests. Decided through the service (which links and logs), not edited."""
+
+    list_display = ["user", "person", "status", "created_at", "decided_by"]
+    list_filter = ["status"]
+    list_select_related = ["user", "person", "decided_by"]
+    actions = ["approve", "refuse"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        # A claim on a person seen only in albums this member of staff cannot see is not theirs to judge.
+        return super().get_queryset(request).filter(person__in=Person.objects.visible_to(request.user))
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404("not found")
+
+    def _decide(self, request, queryset, approve: bool):
+        done = 0
+        for claim in queryset.filter(status=PersonClaim.Status.PENDING):
+            try:
+                privacy.claim_decide(claim=claim, approve=approve, actor=request.user)
+                done += 1
+            except privacy.PrivacyError as error:
+                self.message_user(request, f"{claim.user}: {error}", messages.WARNING)
+        self.message_user(request, f"{done} {'approved' if approve else 'refused'}.", messages.SUCCESS)
+
+    @admin.action(permissions=["view"], description="Approve: link each member to the person")
+    def approve(self, request, queryset):
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(permissions=["view"], description="Refuse")
+    def refuse(self, request, queryset):
+        self._decide(request, queryset, approve=False)

@@ -7,8 +7,9 @@ from tagging.models import Album
 class AlbumForm(forms.ModelForm):
     class Meta:
         model = Album
-        fields = ["title", "visibility"]
+        fields = ["title", "visibility", "share_location"]
         widgets = {"visibility": forms.RadioSelect}
+        labels = {"share_location": "Share where photos were taken"}
 
 
 class NameForm(forms.Form):

@@ -9,11 +9,13 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
+from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
 from tagging.embeddings import embedding_expression
+from tagging.files import files_delete_on_commit
 
 
 def _upload_path(folder: str, suffix: str) -> str:
@@ -39,6 +41,93 @@ def crop_path(instance, filename: str) -> str:
     return _upload_path("crops", ".jpg")
 
 
+# --- Who may see what --------------------------------------------------------
+# The one access rule of the site (see DESIGN.md, "Access"). Every view,
+# selector, vector search, count, message and admin page starts from these
+# ``visible_to`` querysets; ``tagging.access`` adds thin get-or-404 helpers.
+#
+# - an album is visible to its owner, and to every member when its visibility
+#   is "members"; private means the owner only, staff included;
+# - a photo or a face is visible when its album is;
+# - a person is visible when one of their faces is, or to the member linked to
+#   them; hidden people, and people with no face at all, only to staff. A person
+#   seen only in someone's private album does not exist for anyone else.
+
+
+def _photo_visible_q(user, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}album__owner": user}) | Q(**{f"{prefix}album__visibility": "members"})
+
+
+class AlbumQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "AlbumQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(Q(owner=user) | Q(visibility=Album.Visibility.MEMBERS))
+
+
+class PhotoQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "PhotoQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(_photo_visible_q(user))
+
+
+class PersonQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "PersonQuerySet":
+        """People ``user`` may know of: one of their faces is visible, or it is the user's own person.
+
+        One EXISTS per person on the (person, status) index, whatever the number of faces.
+        """
+        if not user.is_authenticated:
+            return self.none()
+        faces = Face.objects.visible_to(user).filter(person=OuterRef("pk"))
+        if not user.is_staff:
+            return self.filter(Exists(faces) | Q(user=user)).filter(hidden=False)
+        # Staff curate the directory: hidden people too, and people with no face at all
+        # (a name alone tells of no photo), so that they can be merged or deleted.
+        faceless = ~Exists(Face.objects.filter(person=OuterRef("pk")))
+        return self.filter(Exists(faces) | Q(user=user) | faceless)
+
+    def named(self, name: str) -> "PersonQuerySet":
+        """People called ``name`` (spelling as typed, case aside): one person of a name is the rule."""
+        return self.filter(name__iexact=name.strip()).exclude(name="")
+
+
+class FaceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "FaceQuerySet":
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(_photo_visible_q(user, prefix="photo__"))
+
+    # State changes of many faces at once. Each takes the ids first: the
+    # queryset's own filter (a status, say) may no longer hold after the update.
+
+    def confirm(self, person: "Person") -> list[int]:
+        """Confirmed tags for ``person``; returns the ids. Faces of someone who opted out
+        of recognition keep no embedding or crop, whichever path tagged them."""
+        ids = list(self.values_list("pk", flat=True))
+        faces = Face.objects.filter(pk__in=ids)
+        faces.update(person=person, status=Face.Status.CONFIRMED, distance=None, updated_at=timezone.now())
+        if person.recognition_opt_out:
+            faces.forget()
+        return ids
+
+    def unassign(self) -> int:
+        """Back to nobody's: open to suggestions and grouping again."""
+        return self.update(
+            person=None, status=Face.Status.UNASSIGNED, distance=None, updated_at=timezone.now()
+        )
+
+    def forget(self) -> int:
+        """Delete the embeddings and crops (files after commit); suggestions are withdrawn,
+        confirmed tags stay (they are what people said, not what the machine computed)."""
+        ids = list(self.values_list("pk", flat=True))
+        faces = Face.objects.filter(pk__in=ids)
+        files_delete_on_commit(list(faces.exclude(crop="").values_list("crop", flat=True)))
+        faces.filter(status=Face.Status.SUGGESTED).unassign()
+        return faces.update(embedding=None, crop="")
+
+
 class Album(models.Model):
     class Visibility(models.TextChoices):
         PRIVATE = "private", "Only me"
@@ -47,8 +136,14 @@ class Album(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="albums")
     title = models.CharField(max_length=200)
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
+    share_location = models.BooleanField(
+        default=False,
+        help_text="Others who may see the album get originals with their GPS position; off: removed",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AlbumQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -95,6 +190,8 @@ class Photo(models.Model):
     status_changed_at = models.DateTimeField(auto_now_add=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = PhotoQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
@@ -134,6 +231,8 @@ class Person(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = PersonQuerySet.as_manager()
+
     class Meta:
         ordering = ["name", "id"]
         verbose_name_plural = "people"
@@ -144,6 +243,45 @@ class Person(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("person", args=[self.pk])
+
+
+class PersonClaim(models.Model):
+    """A member says "this is me" of a person; nothing links before staff approve.
+
+    A member's word alone would let anyone take over a person and then opt
+    them out, wiping face data from albums the member cannot even see.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for staff"
+        APPROVED = "approved", "Approved"
+        REFUSED = "refused", "Refused"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="claims")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person_claims")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "approved", "refused", "withdrawn"]),
+                name="claim_status_valid",
+            ),
+            # One open question per member at a time.
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(status="pending"), name="claim_one_pending_per_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.person}?"
 
 
 class Face(models.Model):
@@ -169,6 +307,8 @@ class Face(models.Model):
     crop = models.FileField(upload_to=crop_path, max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FaceQuerySet.as_manager()
 
     class Meta:
         ordering = ["photo", "x"]

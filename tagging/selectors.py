@@ -15,7 +15,6 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from pgvector.django import CosineDistance
 
-from tagging import access
 from tagging.embeddings import embedding_expression
 from tagging.models import Album, Face, Person, Photo
 
@@ -83,15 +82,21 @@ def faces_confirmed_near(
     embedding,
     model_name: str,
     limit: int,
+    seen_by,
     exclude_photo_id: int | None = None,
     exclude_person_ids: Iterable[int] = (),
 ) -> list[Neighbour]:
-    """Confirmed faces nearest to ``embedding`` (served by the confirmed-only index).
+    """Confirmed faces that ``seen_by`` may see, nearest to ``embedding`` (served by the
+    confirmed-only index).
 
-    People who opted out of recognition never appear: their embeddings are
-    deleted, and the filter below guards the moment in between.
+    Evidence follows visibility: a face is suggested only from tags its photo's
+    owner (``seen_by``) could see, so a name given on a private album never
+    reaches anyone else's photos. People who opted out of recognition never
+    appear: their embeddings are deleted, and the filter guards the moment in between.
     """
-    queryset = Face.objects.filter(status=Face.Status.CONFIRMED, person__recognition_opt_out=False)
+    queryset = Face.objects.visible_to(seen_by).filter(
+        status=Face.Status.CONFIRMED, person__recognition_opt_out=False
+    )
     if exclude_photo_id is not None:
         queryset = queryset.exclude(photo_id=exclude_photo_id)
     exclude = list(exclude_person_ids)
@@ -121,12 +126,6 @@ def faces_unconfirmed_near(*, embedding, model_name: str, limit: int) -> list[Ne
 # the number of albums, photos or people, and counts only what the viewer may see.
 
 
-def _visible_photo_q(user, prefix: str = "") -> Q:
-    return Q(**{f"{prefix}album__owner": user}) | Q(
-        **{f"{prefix}album__visibility": Album.Visibility.MEMBERS}
-    )
-
-
 def albums_for_list(*, user) -> QuerySet[Album]:
     """Visible albums with photo counts, processing progress and a cover thumbnail (one query)."""
     cover = (
@@ -136,7 +135,7 @@ def albums_for_list(*, user) -> QuerySet[Album]:
         .values("pk")[:1]
     )
     return (
-        access.albums_visible(user)
+        Album.objects.visible_to(user)
         .select_related("owner")
         .annotate(
             photo_count=Count("photos"),
@@ -173,7 +172,7 @@ def _people_with_visible_faces(*, user, statuses: list[str] | None = None) -> Qu
     joins is only fast while the planner's statistics are fresh, and went
     quadratic (past the statement timeout) right after a bulk import.
     """
-    faces = Face.objects.filter(person=OuterRef("pk")).filter(_visible_photo_q(user, prefix="photo__"))
+    faces = Face.objects.visible_to(user).filter(person=OuterRef("pk"))
     if statuses is not None:
         faces = faces.filter(status__in=statuses)
 
@@ -187,11 +186,14 @@ def _people_with_visible_faces(*, user, statuses: list[str] | None = None) -> Qu
         .order_by("is_cover", "-status", "pk")
         .values("pk")[:1]
     )
-    people = Person.objects.all() if user.is_staff else Person.objects.filter(hidden=False)
-    return people.filter(Exists(faces)).annotate(
-        photo_count=counted(Count("photo", distinct=True)),
-        face_count=counted(Count("pk")),
-        visible_cover_id=Subquery(cover),
+    return (
+        Person.objects.visible_to(user)
+        .filter(Exists(faces))
+        .annotate(
+            photo_count=counted(Count("photo", distinct=True)),
+            face_count=counted(Count("pk")),
+            visible_cover_id=Subquery(cover),
+        )
     )
 
 
@@ -210,20 +212,36 @@ def people_unnamed(*, user, limit: int = 200) -> QuerySet[Person]:
 
 
 def people_nameable(*, user) -> QuerySet[Person]:
-    """Named people a member may pick by name (autocomplete, search, tagging): those
-    with a confirmed face the member can see. Staff, who curate the directory,
-    may pick anyone. Nobody picks a person who opted out of recognition."""
-    people = Person.objects.exclude(name="").filter(recognition_opt_out=False)
+    """Named people a member may pick by name (autocomplete, search): those with a
+    confirmed face the member can see. Staff, who curate the directory, may pick
+    anyone they may know of, hidden people too. Nobody picks a person who opted
+    out of recognition."""
+    people = Person.objects.visible_to(user).exclude(name="").filter(recognition_opt_out=False)
     if user.is_staff:
         return people
-    confirmed = access.faces_visible(user).filter(status=Face.Status.CONFIRMED)
-    return people.filter(hidden=False, pk__in=confirmed.values("person_id"))
+    confirmed = Face.objects.visible_to(user).filter(status=Face.Status.CONFIRMED)
+    return people.filter(pk__in=confirmed.values("person_id"))
+
+
+def person_by_name(*, user, name: str) -> Person | None:
+    """The person ``user`` means by ``name`` when tagging or naming, or None for a new person.
+
+    Someone of that name the user may know of comes first. Else someone of that
+    name who opted out of recognition: opting out sticks to the name, so a tag
+    with it attaches to them (and keeps no embedding) rather than making a
+    namesake who is recognised. A person seen only in someone else's private
+    album is nobody to ``user``: the same name makes a person of their own.
+    """
+    visible = Person.objects.visible_to(user).named(name).order_by("pk").first()
+    if visible is not None:
+        return visible
+    return Person.objects.named(name).filter(recognition_opt_out=True).order_by("pk").first()
 
 
 def person_photos(*, user, person: Person) -> QuerySet[Photo]:
     """Photos the viewer may see on which ``person`` is tagged."""
     return (
-        access.photos_visible(user)
+        Photo.objects.visible_to(user)
         .filter(faces__person=person, faces__status=Face.Status.CONFIRMED)
         .distinct()
         .order_by("-created_at", "-pk")
@@ -233,7 +251,7 @@ def person_photos(*, user, person: Person) -> QuerySet[Photo]:
 def person_review_faces(*, user, person: Person, limit: int = 200) -> QuerySet[Face]:
     """Faces suggested for ``person`` on photos the viewer may see, most certain first."""
     return (
-        access.faces_visible(user)
+        Face.objects.visible_to(user)
         .filter(person=person, status=Face.Status.SUGGESTED)
         .select_related("photo")
         .order_by("distance", "pk")[:limit]
@@ -242,7 +260,7 @@ def person_review_faces(*, user, person: Person, limit: int = 200) -> QuerySet[F
 
 def photos_with_people(*, user, people: Iterable[Person]) -> QuerySet[Photo]:
     """Visible photos on which every one of ``people`` is tagged."""
-    photos = access.photos_visible(user)
+    photos = Photo.objects.visible_to(user)
     for person in people:
         photos = photos.filter(
             pk__in=Face.objects.filter(person=person, status=Face.Status.CONFIRMED).values("photo_id")
@@ -270,7 +288,7 @@ def photos_similar(*, user, embedding, model_name: str, limit: int = 24, exclude
     """Visible photos with the faces most similar to ``embedding``, nearest first (deepface's
     ``find``, inside the site). One photo appears once, with its nearest face."""
     distance = CosineDistance(embedding_expression(model_name), list(embedding))
-    faces = access.faces_visible(user).filter(model_name=model_name, embedding__isnull=False)
+    faces = Face.objects.visible_to(user).filter(model_name=model_name, embedding__isnull=False)
     if exclude_face_id is not None:
         faces = faces.exclude(pk=exclude_face_id)
     columns = ("pk", "photo_id", "d")

@@ -12,7 +12,9 @@ class Library:
     """The fixtures loaded as photos and faces, with the truth about the largest faces."""
 
     def __init__(self, owner, detections):
-        album = Album.objects.create(owner=owner, title="All")
+        self.owner = owner
+        # Shared with all members, so staff may curate it as well (private is the owner's alone).
+        album = Album.objects.create(owner=owner, title="All", visibility=Album.Visibility.MEMBERS)
         self.faces: dict[str, list[Face]] = {}
         self.truth: dict[int, str] = {}  # face id -> person, for faces whose person is known
         for name, ((width, height), found, people) in detections.items():

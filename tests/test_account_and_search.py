@@ -32,13 +32,22 @@ def test_privacy_endpoints_require_login(client, url):
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")
 
 
-def test_this_is_me_then_opt_out_through_the_pages(client, member, faces_dir):
-    album = Album.objects.create(owner=member, title="Me")
+def test_this_is_me_then_opt_out_through_the_pages(client, member, faces_dir, django_user_model):
+    album = Album.objects.create(owner=member, title="Me", visibility=Album.Visibility.MEMBERS)
     face = processed_photo(album, faces_dir, "people/rose_leslie/rose_leslie_1.jpg").faces.get()
     me = face_actions.face_tag_new_person(face=face, name="Rose Leslie").person
+    staff = django_user_model.objects.create_user(username="staff", password="x-staff-12345", is_staff=True)
     client.force_login(member)
 
     client.post(f"/people/{me.pk}/this-is-me/")
+    me.refresh_from_db()
+    assert me.user is None  # nothing links before staff approve
+    client.force_login(staff)
+    claims_page = client.get("/people/claims/").content.decode()
+    assert "alice" in claims_page and f"/faces/{face.pk}/crop/" in claims_page
+    claim = me.claims.get()
+    client.post(f"/people/claims/{claim.pk}/decide/", {"decision": "approve"})
+    client.force_login(member)
     response = client.post("/accounts/privacy/opt-out/", follow=True)
 
     me.refresh_from_db()

@@ -222,3 +222,47 @@ def test_an_admin_merges_two_people_and_the_kept_person_lists_both_photos(
     expect(page.locator(".grid.photos img")).to_have_count(2)
     screenshot(page, "person-after-merge")
     assert not type(merged).objects.filter(pk=merged.pk).exists()
+
+
+def test_this_is_me_waits_for_staff_who_approve_it(
+    live_server, page, browser, member, django_user_model, faces_dir
+):
+    from django.core.files.base import ContentFile
+
+    from tagging.services import faces as face_actions
+    from tagging.services import pipeline
+
+    django_user_model.objects.create_user(username="admin", password=PASSWORD, is_staff=True)
+    album = Album.objects.create(owner=member, title="Family", visibility=Album.Visibility.MEMBERS)
+    name = "people/rose_leslie/rose_leslie_1.jpg"
+    photo = Photo(album=album, uploaded_by=member, display_name="rose.jpg", content_hash="r" * 64)
+    photo.original.save("x", ContentFile((faces_dir / name).read_bytes()), save=False)
+    photo.save()
+    pipeline.photo_process(photo_id=photo.pk)
+    rose = face_actions.face_tag_new_person(face=photo.faces.get(), name="Rose Leslie").person
+
+    log_in(page, live_server.url, "alice", PASSWORD)
+    page.goto(f"{live_server.url}/people/{rose.pk}/")
+    page.get_by_role("button", name="This is me").click()
+    expect(page.locator(".messages")).to_contain_text("Asked staff to confirm")
+    expect(page.locator("main")).to_contain_text("Staff check that before anything changes")
+    screenshot(page, "account-claim-waiting")
+
+    staff_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    staff_page = staff_context.new_page()
+    log_in(staff_page, live_server.url, "admin", PASSWORD)
+    staff_page.get_by_role("link", name="Requests").click()
+    expect(staff_page.locator(".claim")).to_contain_text("alice says they are Rose Leslie")
+    expect(staff_page.locator(".claim img")).to_have_count(1)
+    screenshot(staff_page, "claims")
+    staff_page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(staff_page, "claims-phone")
+    staff_page.get_by_role("button", name="Link them").click()
+    expect(staff_page.locator(".messages")).to_contain_text("alice linked")
+    staff_context.close()
+
+    page.reload()
+    expect(page.locator("main")).to_contain_text("Your account is linked to Rose Leslie")
+    screenshot(page, "account-linked")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "account-linked-phone")

@@ -39,7 +39,8 @@ def staff_client(client, staff):
 
 @pytest.fixture
 def photo(member):
-    album = Album.objects.create(owner=member, title="Holiday")
+    # Shared with all members: staff curate what they may see (private albums are the owner's alone).
+    album = Album.objects.create(owner=member, title="Holiday", visibility=Album.Visibility.MEMBERS)
     return Photo.objects.create(
         album=album, uploaded_by=member, content_hash="a" * 64, display_name="beach.jpg", status="done"
     )
@@ -511,6 +512,8 @@ def test_naming_a_group_with_a_name_in_use_asks_whether_they_are_the_same_person
     recognition.faces_recognize(face_ids=library.all_ids())
     group = library.first("people/joe_biden/joe_biden_1.jpg").person
     existing = Person.objects.create(name="Joe Biden")
+    # Someone the member may know of: tagged on a photo they can see.
+    face_actions.face_tag(face=library.first("people/kit_harington/kit_harington_1.jpg"), person=existing)
 
     client.force_login(member)
     as_member = client.post(f"/people/{group.pk}/name/", {"name": "joe biden"})

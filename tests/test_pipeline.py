@@ -300,7 +300,7 @@ def test_a_real_worker_processes_an_imported_photo_end_to_end(celery_worker, mem
 
 
 def test_an_upright_jpeg_is_shown_as_itself_without_its_metadata(faces_dir):
-    from tagging.services.images import jpeg_strip_metadata
+    from tagging.services.metadata import jpeg_strip_metadata
 
     exif = Image.Exif()
     exif[0x010F] = "CameraMaker"

@@ -93,7 +93,7 @@ def test_naming_a_group_confirms_it_and_keeps_every_confirmed_tag(library):
     group = rose_face.person
     assert group is not None and group.name == ""
 
-    face_actions.person_name(person=group, name="Rose Leslie")
+    face_actions.person_name(person=group, name="Rose Leslie", actor=library.owner)
 
     group.refresh_from_db()
     assert group.name == "Rose Leslie"
@@ -106,10 +106,12 @@ def test_naming_a_group_confirms_it_and_keeps_every_confirmed_tag(library):
 def test_naming_a_group_with_a_name_in_use_offers_the_existing_person(library):
     recognition.faces_recognize(face_ids=library.all_ids())
     existing = Person.objects.create(name="Joe Biden")
+    # Someone the member may know of: tagged on one of their photos.
+    face_actions.face_tag(face=library.first("people/kit_harington/kit_harington_1.jpg"), person=existing)
     group = library.first("people/joe_biden/joe_biden_1.jpg").person
 
     with pytest.raises(face_actions.NameTaken) as raised:
-        face_actions.person_name(person=group, name="joe biden")
+        face_actions.person_name(person=group, name="joe biden", actor=library.owner)
     assert raised.value.existing == existing
 
 
@@ -200,6 +202,8 @@ def test_a_few_confirmed_faces_among_many_are_still_found(member):
         status=Face.Status.CONFIRMED,
     )
 
-    found = selectors.faces_confirmed_near(embedding=vectors[0].tolist(), model_name="Dlib", limit=5)
+    found = selectors.faces_confirmed_near(
+        embedding=vectors[0].tolist(), model_name="Dlib", limit=5, seen_by=photo.album.owner
+    )
 
     assert [n.face_id for n in found] == [far.pk]

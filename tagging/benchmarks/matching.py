@@ -467,10 +467,13 @@ def _search(queries: np.ndarray) -> tuple[list[float], list[list[int]]]:
 def _confirmed_nearest(rng: np.random.Generator, library: Library, report: dict, say) -> None:
     """The suggestion query: confirmed faces only, through their own partial index."""
     queries, _ = _query_faces(rng, library, QUERIES)
+    owner = Album.objects.get().owner
     latencies, found = [], []
     for query in queries:
         start = time.perf_counter()
-        rows = selectors.faces_confirmed_near(embedding=query.tolist(), model_name=MODEL, limit=NEIGHBOURS)
+        rows = selectors.faces_confirmed_near(
+            embedding=query.tolist(), model_name=MODEL, limit=NEIGHBOURS, seen_by=owner
+        )
         latencies.append(time.perf_counter() - start)
         found.append([row.face_id for row in rows])
     confirmed = library.confirmed

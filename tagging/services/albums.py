@@ -7,13 +7,15 @@ from tagging.models import Album, Photo
 from tagging.services.uploads import photo_enqueue
 
 
-def album_create(*, owner, title: str, visibility: str) -> Album:
-    return Album.objects.create(owner=owner, title=title.strip(), visibility=visibility)
+def album_create(*, owner, title: str, visibility: str, share_location: bool = False) -> Album:
+    return Album.objects.create(
+        owner=owner, title=title.strip(), visibility=visibility, share_location=share_location
+    )
 
 
-def album_update(*, album: Album, title: str, visibility: str) -> Album:
-    album.title, album.visibility = title.strip(), visibility
-    album.save(update_fields=["title", "visibility", "updated_at"])
+def album_update(*, album: Album, title: str, visibility: str, share_location: bool = False) -> Album:
+    album.title, album.visibility, album.share_location = title.strip(), visibility, share_location
+    album.save(update_fields=["title", "visibility", "share_location", "updated_at"])
     return album
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from tagging import selectors
 from tagging.models import Face, FaceRejection, Person
 from tagging.services import recognition
 
@@ -30,7 +31,10 @@ def _locked(face_id: int) -> Face:
 
 
 def _cover_if_missing(person_id: int, face_id: int) -> None:
-    Person.objects.filter(pk=person_id, cover_face__isnull=True).update(cover_face_id=face_id)
+    # Someone who opted out has no crops to show.
+    Person.objects.filter(pk=person_id, cover_face__isnull=True, recognition_opt_out=False).update(
+        cover_face_id=face_id
+    )
 
 
 def face_confirm(*, face: Face) -> Face:
@@ -39,9 +43,9 @@ def face_confirm(*, face: Face) -> Face:
         face = _locked(face.pk)
         if face.status != Face.Status.SUGGESTED:
             raise FaceActionError("this face has no suggestion to confirm")
-        face.status, face.distance = Face.Status.CONFIRMED, None
-        face.save(update_fields=["status", "distance", "updated_at"])
+        Face.objects.filter(pk=face.pk).confirm(face.person)
         _cover_if_missing(face.person_id, face.pk)
+    face.refresh_from_db()
     recognition.faces_refresh_near(face=face)
     return face
 
@@ -63,19 +67,30 @@ def face_reject(*, face: Face, user=None) -> Face:
 
 
 def face_tag(*, face: Face, person: Person) -> Face:
-    """Say who ``face`` is: a confirmed tag for an existing person."""
-    if person.recognition_opt_out:
-        raise FaceActionError(f"{person} has opted out of face recognition")
+    """Say who ``face`` is: a confirmed tag for an existing person. A tag for someone who
+    opted out of recognition is kept as a tag only: the face loses its embedding and crop."""
     with transaction.atomic():
         face = _locked(face.pk)
-        face.person, face.status, face.distance = person, Face.Status.CONFIRMED, None
-        face.save(update_fields=["person", "status", "distance", "updated_at"])
+        Face.objects.filter(pk=face.pk).confirm(person)
         # A member's own word overrides an earlier "not this person".
         FaceRejection.objects.filter(face=face, person=person).delete()
         _cover_if_missing(person.pk, face.pk)
+    face.refresh_from_db()
     recognition.faces_refresh_near(face=face)
     recognition.unnamed_groups_prune()
     return face
+
+
+def face_tag_by_name(*, face: Face, name: str, user) -> Face:
+    """Tag ``face`` with ``name``: the person ``user`` means by it (see
+    ``selectors.person_by_name``), or a new person of that name."""
+    name = name.strip()
+    if not name:
+        raise FaceActionError("a name is needed")
+    person = selectors.person_by_name(user=user, name=name)
+    if person is None:
+        return face_tag_new_person(face=face, name=name)
+    return face_tag(face=face, person=person)
 
 
 def face_tag_new_person(*, face: Face, name: str) -> Face:
@@ -83,8 +98,7 @@ def face_tag_new_person(*, face: Face, name: str) -> Face:
     name = name.strip()
     if not name:
         raise FaceActionError("a name is needed")
-    person = Person.objects.create(name=name)
-    return face_tag(face=face, person=person)
+    return face_tag(face=face, person=Person.objects.create(name=name))
 
 
 def face_untag(*, face: Face) -> Face:
@@ -94,9 +108,9 @@ def face_untag(*, face: Face) -> Face:
         if face.status != Face.Status.CONFIRMED:
             raise FaceActionError("this face is not tagged")
         person_id = face.person_id
-        face.person, face.status, face.distance = None, Face.Status.UNASSIGNED, None
-        face.save(update_fields=["person", "status", "distance", "updated_at"])
+        Face.objects.filter(pk=face.pk).unassign()
         Person.objects.filter(pk=person_id, cover_face=face).update(cover_face=None)
+    face.refresh_from_db()
     # Faces suggested on the strength of this tag are re-judged without it.
     recognition.faces_refresh_near(face=face)
     recognition.face_suggest(face=face)
@@ -111,7 +125,7 @@ def faces_confirm_bulk(*, person: Person, face_ids: Iterable[int]) -> int:
                 pk__in=list(face_ids), person=person, status=Face.Status.SUGGESTED
             )
         )
-        Face.objects.filter(pk__in=[f.pk for f in faces]).update(status=Face.Status.CONFIRMED, distance=None)
+        Face.objects.filter(pk__in=[f.pk for f in faces]).confirm(person)
         if faces:
             _cover_if_missing(person.pk, faces[0].pk)
     for face in faces:
@@ -129,46 +143,57 @@ def faces_reject_bulk(*, person: Person, face_ids: Iterable[int], user=None) -> 
     return count
 
 
-def person_name(
-    *,
-    person: Person,
-    name: str,
-    allow_duplicate: bool = False,
-    confirm_only=None,
-    include_hidden: bool = True,
-) -> Person:
-    """Name a group the system found; its suggested faces become confirmed tags.
+def person_name(*, person: Person, name: str, actor, allow_duplicate: bool = False) -> Person:
+    """Name a group the system found; the faces ``actor`` may see become confirmed tags.
 
-    ``confirm_only`` (a Face queryset) limits the confirmation to the faces the
-    member naming the group can see: their word covers what they saw; the
-    group's other faces stay suggestions, now for the named person.
-    Raises :class:`NameTaken` when someone else already has the name, so the
-    caller can offer a merge instead of creating a second person of that name
-    (hidden people are only considered when ``include_hidden``).
+    The actor's word covers what they could see. The group's faces they cannot
+    see split off into an unnamed group of their own: the name never reaches
+    photos it was not given on. Raises :class:`NameTaken` when someone the actor
+    may know of already has the name, so the caller can offer a merge instead of
+    a second person of that name. A name of someone who opted out of recognition
+    attaches the faces to them (see ``selectors.person_by_name``).
     """
     name = name.strip()
     if not name:
         raise FaceActionError("a name is needed")
-    others = Person.objects.filter(name__iexact=name).exclude(pk=person.pk)
-    if not include_hidden:
-        others = others.filter(hidden=False)
-    existing = others.first()
-    if existing is not None and not allow_duplicate:
+    existing = selectors.person_by_name(user=actor, name=name)
+    if existing is not None and existing.pk == person.pk:
+        existing = None
+    if existing is not None and not existing.recognition_opt_out and not allow_duplicate:
         raise NameTaken(existing)
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
         was_unnamed = not person.name
-        person.name = name
-        person.save(update_fields=["name"])
+        faces: list[int] = []
         if was_unnamed:
-            # Naming a group is the member's word on every face in it.
+            _faces_unseen_split(person=person, actor=actor)
             suggested = person.faces.filter(status=Face.Status.SUGGESTED)
-            if confirm_only is not None:
-                suggested = suggested.filter(pk__in=confirm_only.values("pk"))
-            faces = list(suggested.values_list("pk", flat=True))
-            Face.objects.filter(pk__in=faces).update(status=Face.Status.CONFIRMED, distance=None)
-            if faces:
-                _cover_if_missing(person.pk, faces[0])
+            if existing is not None and existing.recognition_opt_out:
+                faces = suggested.confirm(existing)
+                FaceRejection.objects.filter(face_id__in=faces, person=existing).delete()
+                person = existing
+            else:
+                person.name = name
+                person.save(update_fields=["name"])
+                faces = suggested.confirm(person)
+                if faces:
+                    _cover_if_missing(person.pk, faces[0])
+        else:
+            person.name = name
+            person.save(update_fields=["name"])
     if was_unnamed:
         recognition.faces_refresh_near(faces=Face.objects.filter(pk__in=faces))
+        recognition.unnamed_groups_prune()
     return person
+
+
+def _faces_unseen_split(*, person: Person, actor) -> Person | None:
+    """Move the faces of unnamed ``person`` that ``actor`` cannot see into a new unnamed group."""
+    unseen = person.faces.exclude(pk__in=Face.objects.visible_to(actor).values("pk"))
+    if not unseen.exists():
+        return None
+    group = Person.objects.create()
+    unseen.update(person=group)
+    moved = Face.objects.filter(person=group)
+    Person.objects.filter(pk=person.pk, cover_face__in=moved).update(cover_face=None)
+    return group

@@ -193,42 +193,6 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-# APP1-APP13 and APP15 hold EXIF (with GPS), XMP, IPTC, ICC and maker notes;
-# COM holds comments. APP0 (JFIF) and APP14 (Adobe: how to read the colours)
-# say nothing about the person or the place and are kept.
-_METADATA_MARKERS = {*range(0xE1, 0xEE), 0xEF, 0xFE}
-
-
-def jpeg_strip_metadata(data: bytes) -> bytes | None:
-    """The JPEG ``data`` without its metadata segments, pixels untouched (no re-encoding).
-
-    Returns None for anything this walk does not recognise, so the caller
-    re-encodes instead: a damaged header never leaks through unstripped.
-    """
-    if data[:2] != b"\xff\xd8":
-        return None
-    out = bytearray(b"\xff\xd8")
-    position = 2
-    while position + 4 <= len(data):
-        if data[position] != 0xFF:
-            return None
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill byte
-            position += 1
-            continue
-        if marker == 0xDA:  # start of scan: the rest is image data
-            out += data[position:]
-            return bytes(out)
-        length = int.from_bytes(data[position + 2 : position + 4], "big")
-        end = position + 2 + length
-        if length < 2 or end > len(data):
-            return None
-        if marker not in _METADATA_MARKERS:
-            out += data[position:end]
-        position = end
-    return None
-
-
 def jpeg_bytes(image: Image.Image, *, max_side: int | None = None, quality: int = 85) -> bytes:
     """JPEG of ``image`` with no EXIF, GPS or other metadata."""
     if max_side is not None and max(image.size) > max_side:

@@ -16,7 +16,8 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from tagging.models import Face, FaceRejection, Person
+from tagging import selectors
+from tagging.models import Face, FaceRejection, Person, PersonClaim
 from tagging.services import faces as face_actions
 from tagging.services import recognition
 
@@ -98,10 +99,12 @@ def person_merge(*, keep: Person, merge: Iterable[Person], actor: AbstractBaseUs
         keep = locked[keep.pk]
         merged = [locked[pk] for pk in merge_ids]
 
+        # The audit counts what the actor could see: other staff read it too.
         counts = Counter(
             {
                 (row["person_id"], row["status"]): row["n"]
-                for row in Face.objects.filter(person_id__in=merge_ids)
+                for row in Face.objects.visible_to(actor)
+                .filter(person_id__in=merge_ids)
                 .values("person_id", "status")
                 .annotate(n=Count("pk"))
             }
@@ -121,13 +124,12 @@ def person_merge(*, keep: Person, merge: Iterable[Person], actor: AbstractBaseUs
                 person=keep, status=Face.Status.SUGGESTED, rejections__person=keep
             ).values_list("pk", flat=True)
         )
-        Face.objects.filter(pk__in=withdrawn_ids).update(
-            person=None, status=Face.Status.UNASSIGNED, distance=None, updated_at=now
-        )
+        Face.objects.filter(pk__in=withdrawn_ids).unassign()
         dropped += FaceRejection.objects.filter(
             person=keep, face__person=keep, face__status=Face.Status.CONFIRMED
         ).delete()[0]
 
+        PersonClaim.objects.filter(person_id__in=merge_ids).update(person=keep)
         update_fields = _take_identity(keep=keep, merged=merged)
         # Deleted before keep is saved: keep may take over a merged person's
         # account, which is one-to-one.
@@ -136,9 +138,7 @@ def person_merge(*, keep: Person, merge: Iterable[Person], actor: AbstractBaseUs
             keep.save(update_fields=update_fields)
         if keep.recognition_opt_out:
             # Someone who opted out keeps no embeddings or crops, whoever they merge with.
-            from tagging.services.privacy import faces_forget
-
-            faces_forget(Face.objects.filter(person=keep))
+            Face.objects.filter(person=keep).forget()
             Person.objects.filter(pk=keep.pk).update(cover_face=None)
 
         summary = ", ".join(
@@ -223,9 +223,7 @@ def person_delete(*, person: Person, actor: AbstractBaseUser) -> int:
     """
     with transaction.atomic():
         person = _locked_person(person)
-        untagged = Face.objects.filter(person=person).update(
-            person=None, status=Face.Status.UNASSIGNED, distance=None, updated_at=timezone.now()
-        )
+        untagged = Face.objects.filter(person=person).unassign()
         rejections = FaceRejection.objects.filter(person=person).delete()[0]
         _log(
             actor=actor,
@@ -272,11 +270,13 @@ def person_rename(
         return person
     try:
         if not old:
-            person = face_actions.person_name(person=person, name=name, allow_duplicate=allow_duplicate)
+            person = face_actions.person_name(
+                person=person, name=name, actor=actor, allow_duplicate=allow_duplicate
+            )
         else:
             if not allow_duplicate:
-                existing = Person.objects.filter(name__iexact=name).exclude(pk=person.pk).first()
-                if existing is not None:
+                existing = selectors.person_by_name(user=actor, name=name)
+                if existing is not None and existing.pk != person.pk:
                     raise face_actions.NameTaken(existing)
             with transaction.atomic():
                 person = _locked_person(person)
@@ -333,16 +333,11 @@ def faces_detach(
         if not detached:
             raise PeopleError(f"none of these faces are {person}'s")
         ids = [face.pk for face in detached]
-        now = timezone.now()
         if into_new_person:
             created = Person.objects.create(name=name.strip(), cover_face_id=ids[0])
-            Face.objects.filter(pk__in=ids).update(
-                person=created, status=Face.Status.CONFIRMED, distance=None, updated_at=now
-            )
+            Face.objects.filter(pk__in=ids).confirm(created)
         else:
-            Face.objects.filter(pk__in=ids).update(
-                person=None, status=Face.Status.UNASSIGNED, distance=None, updated_at=now
-            )
+            Face.objects.filter(pk__in=ids).unassign()
         FaceRejection.objects.bulk_create(
             [FaceRejection(face_id=pk, person=person, rejected_by=actor) for pk in ids], ignore_conflicts=True
         )
@@ -372,9 +367,8 @@ def faces_detach(
 
 
 def face_reassign(*, face: Face, person: Person, actor: AbstractBaseUser) -> Face:
-    """Say ``face`` is ``person``: a confirmed tag, whatever the face was before."""
-    if person.recognition_opt_out:
-        raise PeopleError(f"{person} has opted out of face recognition")
+    """Say ``face`` is ``person``: a confirmed tag, whatever the face was before (for
+    someone who opted out, a tag without embedding or crop)."""
     old_id = Face.objects.filter(pk=face.pk).values_list("person_id", flat=True).first()
     with transaction.atomic():
         # People before faces, in primary key order, as a merge locks them:
@@ -390,13 +384,15 @@ def face_reassign(*, face: Face, person: Person, actor: AbstractBaseUser) -> Fac
         face = Face.objects.select_for_update().filter(pk=face.pk).first()
         if face is None or face.person_id != old_id:
             raise PeopleError("this face changed or was deleted meanwhile; reload and try again")
-        face.person, face.status, face.distance = locked[person.pk], Face.Status.CONFIRMED, None
-        face.save(update_fields=["person", "status", "distance", "updated_at"])
+        Face.objects.filter(pk=face.pk).confirm(locked[person.pk])
+        face.refresh_from_db()
         # Staff's word overrides an earlier "not this person".
         FaceRejection.objects.filter(face=face, person=person).delete()
         if old_id is not None and old_id != person.pk:
             Person.objects.filter(pk=old_id, cover_face=face).update(cover_face=None)
-        Person.objects.filter(pk=person.pk, cover_face__isnull=True).update(cover_face=face)
+        Person.objects.filter(pk=person.pk, cover_face__isnull=True, recognition_opt_out=False).update(
+            cover_face=face
+        )
         old = locked.get(old_id) if old_id is not None else None
         _log(
             actor=actor, objects=[face], flag=CHANGE, message=f"Reassigned from {old or 'nobody'} to {person}"

@@ -24,9 +24,10 @@ from kombu.exceptions import OperationalError as BrokerError
 from PIL import Image
 
 from tagging import face_engine
-from tagging.models import Face, Photo, crop_path, preview_path, thumbnail_path
-from tagging.services.images import ImageRejected, LoadedImage, image_load, jpeg_bytes, jpeg_strip_metadata
-from tagging.signals import files_delete, files_delete_on_commit
+from tagging.files import files_delete, files_delete_on_commit
+from tagging.models import Face, Person, Photo, crop_path, preview_path, thumbnail_path
+from tagging.services.images import ImageRejected, LoadedImage, image_load, jpeg_bytes
+from tagging.services.metadata import jpeg_strip_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -276,9 +277,15 @@ def _faces_replace(*, photo: Photo, faces: list[FoundFace], crops: list[str]) ->
     """Match new faces to the photo's old ones by position; returns files no longer used.
 
     A face found again keeps its row (and with it its tag, rejections and any
-    cover that points at it); only its box, embedding and crop are refreshed.
+    cover that points at it); only its box, embedding and crop are refreshed,
+    except for someone who opted out of recognition: their faces get neither back.
     """
     old_faces = list(photo.faces.select_for_update())
+    opted_out = set(
+        Person.objects.filter(
+            pk__in=[old.person_id for old in old_faces if old.person_id], recognition_opt_out=True
+        ).values_list("pk", flat=True)
+    )
     obsolete: list[str] = []
     to_create, to_update = [], []
     for found, crop in zip(faces, crops, strict=True):
@@ -290,6 +297,9 @@ def _faces_replace(*, photo: Photo, faces: list[FoundFace], crops: list[str]) ->
             match.x, match.y, match.w, match.h = x, y, w, h
             match.confidence, match.embedding = found.confidence, found.embedding.tolist()
             match.model_name, match.crop.name = settings.FACE_MODEL, crop
+            if match.person_id in opted_out:
+                obsolete.append(crop)
+                match.embedding, match.crop.name = None, ""
             to_update.append(match)
         else:
             to_create.append(

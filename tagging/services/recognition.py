@@ -64,12 +64,15 @@ def suggestion_for(*, face: Face) -> Suggestion | None:
     wins, then the nearest face. With equal votes the winner must be nearer by
     ``FACE_SUGGEST_MARGIN``. Faces on the same photo never vote (one person is
     not twice on a photo), and people the face was rejected for are skipped.
+    Only tags the photo's owner may see vote: a name given in a private album
+    stays there. (Loads the photo's album and owner unless selected with the face.)
     """
     rejected = FaceRejection.objects.filter(face=face).values_list("person_id", flat=True)
     neighbours = selectors.faces_confirmed_near(
         embedding=face.embedding,
         model_name=face.model_name,
         limit=settings.FACE_SUGGEST_NEIGHBOURS,
+        seen_by=face.photo.album.owner,
         exclude_photo_id=face.photo_id,
         exclude_person_ids=list(rejected),
     )
@@ -183,7 +186,11 @@ def faces_recognize(*, face_ids: Iterable[int]) -> None:
     retried once after the others of the batch (and again by the nightly pass)."""
     if not settings.FACE_RECOGNITION_ENABLED:
         return
-    faces = list(Face.objects.filter(pk__in=list(face_ids)).exclude(status=Face.Status.CONFIRMED))
+    faces = list(
+        Face.objects.filter(pk__in=list(face_ids))
+        .exclude(status=Face.Status.CONFIRMED)
+        .select_related("photo__album__owner")
+    )
     unknown = [face for face in faces if not face_suggest(face=face)]
     if not unknown:
         return
@@ -213,7 +220,7 @@ def faces_group_pending(*, limit: int = 10_000) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     grouped = 0
-    for face in Face.objects.filter(pk__in=ids):
+    for face in Face.objects.filter(pk__in=ids).select_related("photo__album__owner"):
         if face_suggest(face=face):
             continue
         with transaction.atomic():
@@ -242,7 +249,7 @@ def faces_refresh_near(*, face: Face | None = None, faces: Iterable[Face] = ()) 
         )
         ids.update(n.face_id for n in near if n.distance <= threshold)
     refreshed = 0
-    for other in Face.objects.filter(pk__in=ids - given_ids):
+    for other in Face.objects.filter(pk__in=ids - given_ids).select_related("photo__album__owner"):
         refreshed += face_suggest(face=other)
     unnamed_groups_prune()
     return refreshed

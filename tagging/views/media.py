@@ -13,6 +13,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.views.decorators.http import require_GET
 
 from tagging import access
+from tagging.services.metadata import original_for_others
 
 _SIGNATURES = [
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -52,6 +53,10 @@ def _send(file_field, *, content_type: str | None = None, download_name: str | N
         response["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{file_field.name}"
     else:
         response = FileResponse(handle, content_type=content_type)
+    return _headed(response, content_type=content_type, download_name=download_name)
+
+
+def _headed(response, *, content_type: str, download_name: str | None):
     if download_name:
         extension = mimetypes.guess_extension(content_type) or ""
         response["Content-Disposition"] = f'inline; filename="{download_name}{extension}"'
@@ -63,8 +68,27 @@ def _send(file_field, *, content_type: str | None = None, download_name: str | N
 @require_GET
 @login_required
 def photo_original(request, photo_id: int):
+    """The file as uploaded; to anyone but the owner without its GPS position, unless the
+    album shares locations. That copy is made here, so the web server cannot send the file."""
     photo = access.photo_for_user(request.user, photo_id)
-    return _send(photo.original, download_name=f"photo-{photo.pk}")
+    if photo.album.owner_id == request.user.pk or photo.album.share_location:
+        return _send(photo.original, download_name=f"photo-{photo.pk}")
+    if not photo.original:
+        raise Http404("not found")
+    try:
+        with photo.original.open("rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, ValueError):
+        raise Http404("not found") from None
+    cleaned = original_for_others(data)
+    if cleaned is None:
+        raise Http404("not found")
+    content, content_type = cleaned
+    return _headed(
+        HttpResponse(content, content_type=content_type),
+        content_type=content_type,
+        download_name=f"photo-{photo.pk}",
+    )
 
 
 @require_GET

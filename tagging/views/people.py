@@ -1,17 +1,17 @@
 """The people directory: named people, unnamed groups, a person's photos and review grid."""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from tagging import access, selectors
 from tagging.forms import NameForm
-from tagging.models import Face, Person
+from tagging.models import Face, Person, PersonClaim
 from tagging.services import faces as face_actions
+from tagging.views.decorators import staff_required
 
 
 @require_GET
@@ -34,9 +34,9 @@ def person_detail(request, person_id: int):
         "person": person,
         "photos": selectors.person_photos(user=request.user, person=person)[:500],
         "review": selectors.person_review_faces(user=request.user, person=person),
-        "others": Person.objects.exclude(pk=person.pk).exclude(name="").order_by("name")[:500]
-        if request.user.is_staff
-        else [],
+        "claim": PersonClaim.objects.filter(
+            user=request.user, person=person, status=PersonClaim.Status.PENDING
+        ).first(),
     }
     return render(request, "tagging/person.html", context)
 
@@ -49,7 +49,7 @@ def person_review(request, person_id: int):
     ids = [int(i) for i in request.POST.getlist("faces") if i.isdigit()]
     # Not selectors.person_review_faces: it is sliced, and a sliced queryset cannot be filtered.
     visible = list(
-        access.faces_visible(request.user)
+        Face.objects.visible_to(request.user)
         .filter(pk__in=ids, person=person, status=Face.Status.SUGGESTED)
         .values_list("pk", flat=True)
     )
@@ -67,10 +67,6 @@ def person_review(request, person_id: int):
 def person_name(request, person_id: int):
     """Name an unnamed group. Members may name groups; renaming a named person is for staff."""
     person = access.person_for_user(request.user, person_id)
-    visible_faces = access.faces_visible(request.user).filter(person=person)
-    if not visible_faces.exists() and not request.user.is_staff:
-        # A group seen only on photos this member cannot see is not theirs to name.
-        raise Http404("not found")
     if person.name and not request.user.is_staff:
         raise PermissionDenied("only staff rename people")
     form = NameForm(request.POST)
@@ -78,12 +74,7 @@ def person_name(request, person_id: int):
         messages.error(request, "A name is needed.")
         return redirect("people")
     try:
-        face_actions.person_name(
-            person=person,
-            name=form.cleaned_data["name"],
-            confirm_only=visible_faces,
-            include_hidden=request.user.is_staff,
-        )
+        person = face_actions.person_name(person=person, name=form.cleaned_data["name"], actor=request.user)
     except face_actions.NameTaken as taken:
         # Are these the same person? Staff may merge; members are told staff will.
         return render(
@@ -97,7 +88,7 @@ def person_name(request, person_id: int):
 
 
 @require_POST
-@staff_member_required
+@staff_required
 def people_merge(request):
     """Staff: "these are the same person". ``keep`` names the person whose name stays."""
     from tagging.services.people import MergeError, person_merge
@@ -107,7 +98,7 @@ def people_merge(request):
     if not keep_id.isdigit() or int(keep_id) not in ids or len(ids) < 2:
         messages.error(request, "Select two or more people and the one whose name to keep.")
         return redirect("people")
-    people = {p.pk: p for p in Person.objects.filter(pk__in=ids)}
+    people = {p.pk: p for p in Person.objects.visible_to(request.user).filter(pk__in=ids)}
     if len(people) != len(ids):
         messages.error(request, "Some of these people were already merged; reload and try again.")
         return redirect("people")

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tagging import access, selectors
 from tagging.forms import NameForm
-from tagging.models import Face, Person
+from tagging.models import Face
 from tagging.services import faces as face_actions
 
 
@@ -83,18 +83,8 @@ def face_tag(request, face_id: int):
     form = NameForm(request.POST)
     if not form.is_valid():
         return _refused(request, face, face_actions.FaceActionError("a name is needed"))
-    name = form.cleaned_data["name"]
-    # The directory's person of that name, if any: the same name should not make a
-    # second person. Hidden people are for staff to tag.
-    people = Person.objects.filter(name__iexact=name, recognition_opt_out=False)
-    if not request.user.is_staff:
-        people = people.filter(hidden=False)
-    existing = people.order_by("pk").first()
     try:
-        if existing is not None:
-            face = face_actions.face_tag(face=face, person=existing)
-        else:
-            face = face_actions.face_tag_new_person(face=face, name=name)
+        face = face_actions.face_tag_by_name(face=face, name=form.cleaned_data["name"], user=request.user)
     except face_actions.FaceActionError as error:
         return _refused(request, face, error)
     return _done(request, face, f"Tagged {face.person}.")

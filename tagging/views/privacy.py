@@ -4,12 +4,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tagging import access
-from tagging.models import Person
+from tagging.models import Face, Person, PersonClaim
 from tagging.services import privacy
+from tagging.views.decorators import staff_required
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{pluralize(count)}"
 
 
 @require_GET
@@ -25,20 +31,45 @@ def privacy_page(request):
 @require_GET
 @login_required
 def account(request):
-    person = Person.objects.filter(user=request.user).first()
-    return render(request, "tagging/account.html", {"person": person})
+    context = {
+        "person": Person.objects.filter(user=request.user).first(),
+        # The member's latest claim, whatever staff made of it: this is how they are told.
+        "claim": PersonClaim.objects.filter(user=request.user).select_related("person").first(),
+    }
+    return render(request, "tagging/account.html", context)
 
 
 @require_POST
 @login_required
 def person_this_is_me(request, person_id: int):
+    """Ask staff to link the member to this person; nothing changes before they approve."""
     person = access.person_for_user(request.user, person_id)
     try:
-        privacy.person_link_user(person=person, user=request.user)
+        privacy.person_claim(person=person, user=request.user)
+    except privacy.PrivacyError as error:
+        messages.error(request, f"Not asked: {error}.")
+    else:
+        messages.success(request, f"Asked staff to confirm that you are {person}; their answer shows here.")
+    return redirect("account")
+
+
+@require_POST
+@login_required
+def claim_withdraw(request):
+    if privacy.claim_withdraw(user=request.user):
+        messages.success(request, "Your request is withdrawn.")
+    return redirect("account")
+
+
+@require_POST
+@login_required
+def person_unlink(request):
+    try:
+        person = privacy.person_unlink(user=request.user)
     except privacy.PrivacyError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Your account is linked to {person}.")
+        messages.success(request, f"Your account is no longer linked to {person}.")
     return redirect("account")
 
 
@@ -50,7 +81,9 @@ def opt_out(request):
     except privacy.PrivacyError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Recognition is off for you; {forgotten} face records were forgotten.")
+        messages.success(
+            request, f"Recognition is off for you; {plural(forgotten, 'face')} you can see forgotten."
+        )
     return redirect("account")
 
 
@@ -62,8 +95,51 @@ def opt_in(request):
     except privacy.PrivacyError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Recognition is on for you again; {photos} photos are processed again.")
+        messages.success(
+            request, f"Recognition is on for you again; {plural(photos, 'photo')} you can see sent again."
+        )
     return redirect("account")
+
+
+def _claims_pending(user):
+    """Open claims on people ``user`` may see: staff judge a claim by the person's faces,
+    and a person seen only in albums they cannot see is nobody to them."""
+    return PersonClaim.objects.filter(
+        status=PersonClaim.Status.PENDING, person__in=Person.objects.visible_to(user)
+    ).select_related("person", "user")
+
+
+@require_GET
+@staff_required
+def claims(request):
+    """Staff: the open "This is me" requests, each with the person's faces this member of
+    staff may see."""
+    rows = [
+        {
+            "claim": claim,
+            "faces": Face.objects.visible_to(request.user)
+            .filter(person_id=claim.person_id)
+            .exclude(crop="")
+            .order_by("-status", "pk")[:8],
+        }
+        for claim in _claims_pending(request.user)
+    ]
+    return render(request, "tagging/claims.html", {"rows": rows})
+
+
+@require_POST
+@staff_required
+def claim_decide(request, claim_id: int):
+    claim = get_object_or_404(_claims_pending(request.user), pk=claim_id)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        privacy.claim_decide(claim=claim, approve=approve, actor=request.user)
+    except privacy.PrivacyError as error:
+        messages.error(request, f"Nothing changed: {error}.")
+    else:
+        verb = "linked" if approve else "refused"
+        messages.success(request, f"{claim.user} {verb}.")
+    return redirect("claims")
 
 
 @require_http_methods(["GET", "POST"])
