@@ -93,6 +93,15 @@ class PersonQuerySet(models.QuerySet):
         return self.filter(name__iexact=name.strip()).exclude(name="")
 
 
+class PersonClaimQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "PersonClaimQuerySet":
+        """A member's own claims, and claims on people ``user`` may know of: staff judge a
+        claim by the person's faces, and a person they cannot see is nobody to them."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(Q(user=user) | Q(person__in=Person.objects.visible_to(user)))
+
+
 class FaceQuerySet(models.QuerySet):
     def visible_to(self, user) -> "FaceQuerySet":
         if not user.is_authenticated:
@@ -266,6 +275,8 @@ class PersonClaim(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = PersonClaimQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

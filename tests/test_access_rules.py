@@ -513,3 +513,14 @@ def test_without_a_proxy_the_forwarded_header_is_ignored(member, settings):
         reverse("login"), {"username": "alice", "password": "correct horse battery"}, **fresh_header
     )
     assert response.status_code == 429
+
+
+def test_staff_cannot_approve_their_own_claim(claimable, staff):
+    person, _, _ = claimable
+    claim = privacy.person_claim(person=person, user=staff)
+
+    assert "Bob Smith" not in _client(staff).get(reverse("claims")).content.decode()
+    with pytest.raises(privacy.PrivacyError, match="another member of staff"):
+        privacy.claim_decide(claim=claim, approve=True, actor=staff)
+    person.refresh_from_db()
+    assert person.user is None

@@ -48,6 +48,8 @@ def claim_decide(*, claim: PersonClaim, approve: bool, actor) -> PersonClaim:
     """Staff answer a claim: approved links the member to the person, refused links nothing."""
     with transaction.atomic():
         claim = PersonClaim.objects.select_for_update().get(pk=claim.pk)
+        if claim.user_id == actor.pk:
+            raise PrivacyError("another member of staff must answer your own claim")
         if claim.status != PersonClaim.Status.PENDING:
             raise PrivacyError(f"this claim was {claim.get_status_display().lower()} already")
         if approve:

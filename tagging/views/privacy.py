@@ -102,11 +102,13 @@ def opt_in(request):
 
 
 def _claims_pending(user):
-    """Open claims on people ``user`` may see: staff judge a claim by the person's faces,
-    and a person seen only in albums they cannot see is nobody to them."""
-    return PersonClaim.objects.filter(
-        status=PersonClaim.Status.PENDING, person__in=Person.objects.visible_to(user)
-    ).select_related("person", "user")
+    """Open claims ``user`` may judge: on people they may see, and not their own."""
+    return (
+        PersonClaim.objects.visible_to(user)
+        .filter(status=PersonClaim.Status.PENDING)
+        .exclude(user=user)
+        .select_related("person", "user")
+    )
 
 
 @require_GET
