@@ -14,9 +14,10 @@ from django.urls import reverse
 
 from tagging.models import Album, Face, FaceRejection, Person, Photo
 from tagging.services import faces as face_actions
+from tagging.services import merge, recognition
 from tagging.services import people as people_actions
-from tagging.services import recognition
-from tagging.services.people import MergeError, PeopleError
+from tagging.services.merge import MergeError
+from tagging.services.people import PeopleError
 
 # Transactional: the library fixture vacuums the face indexes first (see conftest).
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,7 +79,7 @@ def test_merging_moves_every_face_and_rejection_and_deletes_the_merged_people(ph
     FaceRejection.objects.create(face=elsewhere[2], person=keep)
     FaceRejection.objects.create(face=elsewhere[2], person=second)  # keep's own already there
 
-    result = people_actions.person_merge(keep=keep, merge=[first, second], actor=staff)
+    result = merge.person_merge(keep=keep, merge=[first, second], actor=staff)
 
     assert result == keep
     assert not Person.objects.filter(pk__in=[first.pk, second.pk]).exists()
@@ -105,7 +106,7 @@ def test_a_face_suggested_for_a_merged_person_is_suggested_for_the_kept_one(libr
     suggested = library.first("people/barack_obama/barack_obama_2.jpg")
     assert (suggested.person_id, suggested.status) == (duplicate.pk, SUGGESTED)
 
-    people_actions.person_merge(keep=keep, merge=[duplicate], actor=staff)
+    merge.person_merge(keep=keep, merge=[duplicate], actor=staff)
 
     assert _state(suggested) == (keep.pk, SUGGESTED)
     assert _state(tagged) == (keep.pk, CONFIRMED)
@@ -123,7 +124,7 @@ def test_a_suggestion_rejected_for_the_kept_person_is_withdrawn_and_a_confirmed_
     FaceRejection.objects.create(face=suggested, person=keep)
     FaceRejection.objects.create(face=confirmed, person=keep)
 
-    people_actions.person_merge(keep=keep, merge=[merged], actor=staff)
+    merge.person_merge(keep=keep, merge=[merged], actor=staff)
 
     assert _state(suggested) == (None, UNASSIGNED)
     assert _state(confirmed) == (keep.pk, CONFIRMED)
@@ -138,7 +139,7 @@ def test_an_unnamed_kept_person_takes_the_first_merged_name_cover_and_account(ph
     Person.objects.filter(pk=named.pk).update(cover_face=cover)
     _face(photo, keep, SUGGESTED, x=0.5)
 
-    people_actions.person_merge(keep=keep, merge=[unnamed, named], actor=staff)
+    merge.person_merge(keep=keep, merge=[unnamed, named], actor=staff)
 
     keep.refresh_from_db()
     assert (keep.name, keep.cover_face_id, keep.user_id) == ("Rose Leslie", cover.pk, member.pk)
@@ -149,7 +150,7 @@ def test_merging_writes_one_log_entry_naming_the_merged_people(photo, staff):
     first, second = Person.objects.create(name="Alex"), Person.objects.create()
     _faces(photo, first, CONFIRMED, SUGGESTED)
 
-    people_actions.person_merge(keep=keep, merge=[first, second], actor=staff)
+    merge.person_merge(keep=keep, merge=[first, second], actor=staff)
 
     entry = LogEntry.objects.get()
     assert (entry.user, entry.action_flag, entry.object_id) == (staff, CHANGE, str(keep.pk))
@@ -162,7 +163,7 @@ def test_merging_a_person_into_themselves_is_refused(photo, staff):
     other = Person.objects.create(name="Joe")
 
     with pytest.raises(MergeError, match="into themselves"):
-        people_actions.person_merge(keep=person, merge=[other, person], actor=staff)
+        merge.person_merge(keep=person, merge=[other, person], actor=staff)
 
     assert Person.objects.count() == 2
     assert not LogEntry.objects.exists()
@@ -170,17 +171,17 @@ def test_merging_a_person_into_themselves_is_refused(photo, staff):
 
 def test_merging_someone_already_merged_says_so(photo, staff):
     keep, first, second = (Person.objects.create(name=name) for name in ["A", "B", "C"])
-    people_actions.person_merge(keep=keep, merge=[first], actor=staff)
+    merge.person_merge(keep=keep, merge=[first], actor=staff)
 
     with pytest.raises(MergeError, match="already merged"):
-        people_actions.person_merge(keep=second, merge=[first], actor=staff)
+        merge.person_merge(keep=second, merge=[first], actor=staff)
     assert Person.objects.filter(pk=second.pk).exists()
 
 
 def _merge_in_thread(barrier, results, **kwargs):
     try:
         barrier.wait()
-        people_actions.person_merge(**kwargs)
+        merge.person_merge(**kwargs)
         results.append("merged")
     except Exception as error:
         results.append(error)
@@ -339,7 +340,7 @@ def test_the_merge_action_asks_whom_to_keep_then_merges(staff_client, photo):
 
 def test_the_merge_action_says_when_someone_was_already_merged(staff_client, staff, photo):
     keep, merged, third = (Person.objects.create(name=name) for name in ["A", "B", "C"])
-    people_actions.person_merge(keep=third, merge=[merged], actor=staff)
+    merge.person_merge(keep=third, merge=[merged], actor=staff)
 
     response = staff_client.post(
         _changelist(),

@@ -142,14 +142,14 @@ def test_faces_on_photos_a_member_cannot_see_are_never_shown_to_them(
 
 
 def test_merging_with_someone_who_opted_out_forgets_the_merged_faces(album, faces_dir, member):
-    from tagging.services import people
+    from tagging.services import merge
 
     me = Person.objects.create(name="Barack Obama", user=member)
     privacy.recognition_opt_out(user=member)
     face = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
     alias = face_actions.face_tag_new_person(face=face, name="B. Obama").person
 
-    people.person_merge(keep=alias, merge=[me], actor=member)
+    merge.person_merge(keep=alias, merge=[me], actor=member)
 
     face.refresh_from_db()
     assert face.person == alias and face.status == Face.Status.CONFIRMED

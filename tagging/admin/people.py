@@ -16,6 +16,7 @@ from tagging.admin.base import FACES_SHOWN, ServiceLoggedAdmin, crop_img, face_c
 from tagging.models import Face, Person
 from tagging.services import people as people_actions
 from tagging.services import privacy
+from tagging.services.merge import MergeError, person_merge
 
 
 class NamedFilter(admin.SimpleListFilter):
@@ -237,8 +238,8 @@ class PersonAdmin(ServiceLoggedAdmin):
             return None
         merge = [person for person in people if person.pk != keep.pk]
         try:
-            kept = people_actions.person_merge(keep=keep, merge=merge, actor=request.user)
-        except people_actions.MergeError as error:
+            kept = person_merge(keep=keep, merge=merge, actor=request.user)
+        except MergeError as error:
             self.message_user(request, f"Not merged: {error}", messages.ERROR)
             return None
         names = ", ".join(str(person) for person in merge)

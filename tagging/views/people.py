@@ -11,6 +11,7 @@ from tagging import access, selectors
 from tagging.forms import NameForm
 from tagging.models import Face, Person, PersonClaim
 from tagging.services import faces as face_actions
+from tagging.services.merge import MergeError, person_merge
 from tagging.views.decorators import staff_required
 
 
@@ -91,8 +92,6 @@ def person_name(request, person_id: int):
 @staff_required
 def people_merge(request):
     """Staff: "these are the same person". ``keep`` names the person whose name stays."""
-    from tagging.services.people import MergeError, person_merge
-
     ids = {int(i) for i in request.POST.getlist("people") if i.isdigit()}
     keep_id = request.POST.get("keep", "")
     if not keep_id.isdigit() or int(keep_id) not in ids or len(ids) < 2:
