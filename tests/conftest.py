@@ -15,6 +15,12 @@ def pytest_configure(config):
     # A queue of this test run alone: a development worker on the same Redis
     # must not take the tests' tasks (it would run them against the wrong database).
     app.conf.task_default_queue = f"photosite-test-{os.getpid()}"
+    # Workers started in a thread of the tests share the test database with
+    # tests that count photos and rows: no heartbeat rows, no sweep of pending
+    # photos at connect. The tests of `bin/photosite serve` run real worker
+    # processes, with both.
+    app.conf.photosite_heartbeat = False
+    app.conf.photosite_sweep_on_connect = False
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +31,18 @@ def django_db_modify_db_settings():
 
     for connection in connections.all():
         connection.settings_dict.setdefault("TEST", {})["NAME"] = f"test_photosite_{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def static_files(tmp_path_factory):
+    """Pages name static files by content hash from the manifest that
+    collectstatic writes, as in production: collected once per run."""
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    with override_settings(STATIC_ROOT=tmp_path_factory.mktemp("static")):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        yield
 
 
 @pytest.fixture(scope="session")
