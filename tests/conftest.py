@@ -45,6 +45,21 @@ def static_files(tmp_path_factory):
         yield
 
 
+@pytest.fixture
+def served_var():
+    """A clean var/ for a run of `bin/photosite serve`. Not under pytest's
+    tmp_path: the embedded PostgreSQL runs as another user, and pytest sessions
+    of other checkouts on the machine reset /tmp/pytest-of-<user> to owner-only,
+    which would lock it out of its own data folder mid-test."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="photosite-serve-"))
+    folder.chmod(0o755)
+    yield folder / "var"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     if not FACES_DIR.is_dir():
