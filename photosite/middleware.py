@@ -1,13 +1,9 @@
 """Content Security Policy. Django 5.2 has no built-in CSP, and the policy is
 one header: a small middleware is clearer than another dependency."""
 
-import logging
-
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-
-logger = logging.getLogger(__name__)
 
 # The site's pages load only their own scripts, styles and images; no inline
 # script or style attribute anywhere (face boxes are SVG attributes).
@@ -72,7 +68,8 @@ class DatabaseUnavailableMiddleware:
 
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        logger.warning("database unavailable for %s %s: %s", request.method, request.path, exception)
+        # Not logged here: Django logs the 503 (django.request), and the
+        # connection error itself was logged where it happened (psycopg.pool).
         message = "the site cannot reach its database just now; try again in a moment"
         if request.headers.get("Accept", "").startswith("application/json"):
             response = JsonResponse({"error": message}, status=503)

@@ -138,7 +138,9 @@ DATABASES["default"].setdefault("OPTIONS", {})
 # threads). A request that waits longer than DATABASE_POOL_TIMEOUT for one
 # fails, and is answered 503 (photosite.middleware).
 DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0)
-DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 5.0)
+# Short: a web thread never waits for another's connection (one each), so a
+# wait means the server cannot be reached, and the member had better hear so.
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 2.0)
 if DATABASE_POOL_SIZE > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
     DATABASES["default"]["OPTIONS"]["pool"] = {

@@ -124,8 +124,13 @@ class EmbeddedServer(Part):
 
     def start(self) -> None:
         self._ensure_running()
-        self.last_pid = self._pid()
-        logger.info("%s running (pid %s)", self.name, self.last_pid)
+        pid = self._pid()
+        if pid is None:
+            # PostgreSQL refuses to start while its killed predecessor is still
+            # a zombie (its pid still "exists"): tried again after a backoff.
+            raise RuntimeError("it did not come up")
+        self.last_pid = pid
+        logger.info("%s running (pid %s)", self.name, pid)
 
     def alive(self) -> bool:
         pid = self._pid()

@@ -57,7 +57,8 @@ def served_var():
     folder = Path(tempfile.mkdtemp(prefix="photosite-serve-"))
     folder.chmod(0o755)
     yield folder / "var"
-    shutil.rmtree(folder, ignore_errors=True)
+    if not os.environ.get("KEEP_SERVED_VAR"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
