@@ -35,13 +35,19 @@ def django_db_modify_db_settings():
 
 @pytest.fixture(scope="session", autouse=True)
 def static_files(tmp_path_factory):
-    """Pages name static files by content hash from the manifest that
-    collectstatic writes, as in production: collected once per run."""
-    from django.core.management import call_command
+    """Static files by their plain names. The live server of the browser tests
+    serves them from the source folders (Django's static handler), where no
+    hashed name exists; the hashed, compressed files of production are tested
+    on `bin/photosite serve` itself (tests/test_serve.py)."""
+    from django.conf import settings
     from django.test import override_settings
 
-    with override_settings(STATIC_ROOT=tmp_path_factory.mktemp("static")):
-        call_command("collectstatic", interactive=False, verbosity=0)
+    storages = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # An empty STATIC_ROOT: whitenoise warns about a missing one.
+    with override_settings(STORAGES=storages, STATIC_ROOT=tmp_path_factory.mktemp("static")):
         yield
 
 
