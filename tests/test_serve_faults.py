@@ -38,8 +38,10 @@ def _uploader(member: Member, album: int, files: list[bytes], record: list[Uploa
         except requests.RequestException as error:
             record.append(Upload(started, time.monotonic() - started, None, None, str(error)))
         else:
-            photo_id = response.json()["results"][0].get("id") if response.status_code == 200 else None
-            record.append(Upload(started, time.monotonic() - started, response.status_code, photo_id))
+            body = response.json() if response.status_code in (200, 503) else {}
+            photo_id = body["results"][0].get("id") if response.status_code == 200 else None
+            error = body.get("error", "") if response.status_code == 503 else ""
+            record.append(Upload(started, time.monotonic() - started, response.status_code, photo_id, error))
         time.sleep(pace)
 
 
@@ -137,6 +139,8 @@ def test_a_killed_embedded_postgresql_is_back_by_itself_and_no_accepted_upload_i
     assert back - killed < 10
     # Meanwhile an upload is accepted, or refused in JSON to be sent again: never a 500 page or no answer.
     assert {u.status for u in uploads} <= {200, 503}, [u for u in uploads if u.status not in (200, 503)]
+    # A refusal is plain JSON the upload page shows next to the file.
+    assert all("try again" in u.error for u in uploads if u.status == 503)
     during = [u for u in uploads if u.started < back + 1 and u.started + u.seconds > killed]
     assert during and max(u.seconds for u in during) < 5, [u.seconds for u in during]
     assert done - back < 60  # every accepted one (checked by _wait_processed)
