@@ -1,8 +1,8 @@
 """Run the whole site on one machine with production settings, and keep it running.
 
 ``bin/photosite serve`` calls this: migrate, create the first admin, collect
-static files, then start gunicorn (the pages), one Celery worker with beat
-(faces and periodic jobs) and, when no servers of one's own are configured,
+static files, then start gunicorn (the pages), one Celery worker (faces),
+Celery beat (periodic jobs) and, when no servers of one's own are configured,
 keep the embedded PostgreSQL and Redis alive. photosite/supervisor.py restarts
 whichever dies; Ctrl-C or SIGTERM stops everything this started.
 """
@@ -74,13 +74,26 @@ class Command(BaseCommand):
                     ensure_running=lambda: embedded.redis_ensure_running(settings.VAR_DIR),
                 )
             )
+        celery = (sys.executable, "-m", "celery", "-A", "photosite")
+        parts.append(
+            ChildProcess(
+                # A process of its own, not the worker's -B: a beat forked by a
+                # worker that is killed lives on, and the restarted worker
+                # would start a second one (seen when testing supervision).
+                "beat",
+                [
+                    *(*celery, "beat", "--loglevel", "INFO"),
+                    *("--schedule", str(settings.VAR_DIR / "celerybeat-schedule")),
+                ],
+                cwd=settings.BASE_DIR,
+                env=env,
+            )
+        )
         parts.append(
             ChildProcess(
                 "worker",
                 [
-                    *(sys.executable, "-m", "celery", "-A", "photosite", "worker", "--beat"),
-                    *("--schedule", str(settings.VAR_DIR / "celerybeat-schedule")),
-                    *("--concurrency", str(concurrency), "--loglevel", "INFO"),
+                    *(*celery, "worker", "--concurrency", str(concurrency), "--loglevel", "INFO"),
                     # One worker on one machine: nobody to synchronise with at start.
                     *("--without-mingle", "--without-gossip"),
                 ],
