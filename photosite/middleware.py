@@ -2,6 +2,8 @@
 one header: a small middleware is clearer than another dependency."""
 
 from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 
 # The site's pages load only their own scripts, styles and images; no inline
 # script or style attribute anywhere (face boxes are SVG attributes).
@@ -23,4 +25,57 @@ class ContentSecurityPolicyMiddleware:
         admin_prefix = "/" + settings.ADMIN_URL
         policy = ADMIN_POLICY if request.path.startswith(admin_prefix) else SITE_POLICY
         response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+
+class SecureCookiesOverHttpsMiddleware:
+    """Mark every cookie Secure on a request that came over HTTPS.
+
+    With ``HTTPS`` off the site must work on plain http://127.0.0.1:8000/, so
+    the cookie settings cannot say Secure; behind a TLS proxy (its
+    X-Forwarded-Proto says https) the cookies still never travel in clear.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.is_secure():
+            for morsel in response.cookies.values():
+                morsel["secure"] = True
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 when the database cannot be reached or no pooled connection
+    came in time (PostgreSQL restarting, every connection busy).
+
+    The upload page asked for JSON and gets a plain JSON error it can show next
+    to the file; a page gets the site's own 503 page. Either says to try again,
+    which is true: nothing was saved by a request that could not reach the
+    database.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        # Not logged here: Django logs the 503 (django.request), and the
+        # connection error itself was logged where it happened (psycopg.pool).
+        message = "the site cannot reach its database just now; try again in a moment"
+        if request.headers.get("Accept", "").startswith("application/json"):
+            response = JsonResponse({"error": message}, status=503)
+        else:
+            # Rendered without the request: its context would look up the
+            # logged-in user, in the database that is not there.
+            response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
+        response["Retry-After"] = "5"
         return response

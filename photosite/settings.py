@@ -12,20 +12,23 @@ from django.core.exceptions import ImproperlyConfigured
 
 from photosite import embedded
 from photosite.env import env_bool, env_float, env_int, env_list, env_str
+from photosite.secret_key import secret_key_load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PHOTOSITE_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: `bin/photosite dev` turns it on. With DEBUG on, an
+# error shows code, settings and the list of URLs to whoever caused it.
+DEBUG = env_bool("DEBUG", False)
 
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    # Only for a laptop: sessions signed with a published key can be forged.
-    SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105
+# Unset: a key generated on the first start, kept in a file only its owner can
+# read, and reused after (sessions survive restarts).
+SECRET_KEY = env_str("SECRET_KEY") or secret_key_load_or_create(
+    Path(env_str("SECRET_KEY_FILE", str(VAR_DIR / "secret_key")))
+)
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+# The loopback names work out of the box; a site reached by another name lists it.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -42,6 +45,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files are answered here, before sessions or the database are touched.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Its response half runs after the session and CSRF middleware set their cookies.
+    "photosite.middleware.SecureCookiesOverHttpsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -49,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "photosite.middleware.ContentSecurityPolicyMiddleware",
+    "photosite.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -96,14 +104,21 @@ WSGI_APPLICATION = "photosite.wsgi.application"
 ASGI_APPLICATION = "photosite.asgi.application"
 
 # --- Security -------------------------------------------------------------------
-# Production (DEBUG off) is served over HTTPS behind a proxy that sets
-# X-Forwarded-Proto; cookies never travel over plain HTTP there.
+# HTTPS on: the site is only ever reached over HTTPS (a TLS proxy in front sets
+# X-Forwarded-Proto). Plain HTTP is then redirected and cookies are never sent
+# over it. Off (the default, for http://127.0.0.1:8000/): the same holds for
+# each request that did come over HTTPS, as the proxy's header says, so a
+# proxy in front still gets secure cookies and HSTS, and plain HTTP still works.
+HTTPS = env_bool("HTTPS", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+# Health checks come over plain HTTP from inside the host or container.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
 SESSION_COOKIE_HTTPONLY = True
-# A year of HSTS once the site is known to work over HTTPS.
+# A year of HSTS. Django sends the header only on requests that came over
+# HTTPS, so a site on plain HTTP is not locked out of itself.
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
@@ -120,11 +135,32 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 else:
     DATABASES = {"default": embedded.postgres_database(VAR_DIR)}
-# Reuse connections for a minute, but check them before use: after a database
-# restart a stale connection is replaced instead of failing the request or task.
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
+# Connections of one process. 0: one persistent connection per thread, reused
+# for CONN_MAX_AGE seconds; what a Celery pool process (one task at a time) and
+# a command need. More: a pool of at most this many, shared by the threads of a
+# web process, so that web workers x threads can never open more connections
+# than the server takes (`bin/photosite serve` sizes it from gunicorn's
+# threads). A request that waits longer than DATABASE_POOL_TIMEOUT for one
+# fails, and is answered 503 (photosite.middleware).
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0)
+# Short: a web thread never waits for another's connection (one each), so a
+# wait means the server cannot be reached, and the member had better hear so.
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 2.0)
+if DATABASE_POOL_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT,
+    }
+else:
+    # Reuse connections for a minute.
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
+# Check connections before use (with a pool: before it hands one out): after a
+# database restart a stale connection is replaced instead of failing the
+# request or task.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Candidates an HNSW search keeps (pgvector's hnsw.ef_search, 40 unless set). At
 # 40 a nearest-face search finds 95% of the true ten nearest among 100,000 faces;
 # 160 finds 98.8% with p95 3.5 ms (`manage.py benchmark matching`). Searches that
@@ -160,6 +196,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic (run by `bin/photosite serve` and by the compose web
+    # service) names each file by its content's hash and writes gzip and brotli
+    # copies; whitenoise serves them with a cache lifetime of years, since a
+    # changed file gets a new name.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # Uploaded originals and their derivatives. Never served from a public URL:
 # every file goes through a view that checks access.
@@ -169,8 +213,15 @@ MEDIA_URL = "/media-not-public/"
 # media after a view has checked access, e.g. "/protected-media/". Unset:
 # Django streams the file itself.
 MEDIA_ACCEL_REDIRECT = env_str("MEDIA_ACCEL_REDIRECT")
-# Members may create their own accounts; otherwise staff create them.
-SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", False)
+
+# Who may create an account: "invitation" (the default: whoever holds an
+# unused, unexpired invitation link that staff created), "open" (anyone who
+# can reach the site) or "closed" (only staff, in the admin).
+SIGNUP = env_str("SIGNUP", "invitation")
+if SIGNUP not in {"closed", "invitation", "open"}:
+    raise ImproperlyConfigured(f"SIGNUP={SIGNUP!r}: use closed, invitation or open")
+# Days an invitation link stays valid.
+INVITATION_DAYS = env_int("INVITATION_DAYS", 14)
 
 # Upload limits, enforced by the server whatever the page does.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50_000_000)
@@ -209,11 +260,30 @@ if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_BROKER_VISI
     raise ImproperlyConfigured(
         "need CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_BROKER_VISIBILITY_TIMEOUT"
     )
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+    # How often a producer (an upload, the sweeper) tries to connect before it
+    # gives up: once more, at once. A broker that is down leaves the photo
+    # pending (the worker sends it when it reconnects); kombu's default of
+    # retrying for the whole connect timeout held an upload for 6 s. The
+    # worker's consumer reconnects on its own terms (broker_connection_*).
+    "max_retries": 1,
+    "interval_start": 0,
+    # A broker that hangs (frozen, not gone) fails a send within seconds
+    # instead of holding it forever. Longer than the consumer's 1 s BRPOP.
+    "socket_timeout": 3,
+    "socket_connect_timeout": 2,
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
 # Keep retrying the broker at start-up instead of exiting: in compose the
 # worker may start before Redis is ready.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# And keep retrying after losing it, however long it is away: a worker that
+# gave up would need a person to start it again.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Celery's log lines go through the LOGGING below like everyone else's, once;
+# its own root handler would print each line a second time.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Recycle pool processes now and then: native libraries (dlib, onnxruntime)
 # can hold on to memory after large images.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 500)
@@ -264,6 +334,7 @@ CELERY_BEAT_SCHEDULE = {
     # chance once more photos are in.
     "group-pending-faces": {"task": "tagging.tasks.group_pending_faces", "schedule": 24 * 3600},
     "expire-embeddings": {"task": "tagging.tasks.expire_embeddings", "schedule": 24 * 3600},
+    "prune-heartbeats": {"task": "tagging.tasks.prune_heartbeats", "schedule": 24 * 3600},
 }
 FACE_RECOGNITION_ENABLED = env_bool("FACE_RECOGNITION_ENABLED", True)
 # Embeddings of faces nobody confirmed are deleted after this many days (0: kept).
@@ -274,9 +345,15 @@ FACE_UNCONFIRMED_RETENTION_DAYS = env_int("FACE_UNCONFIRMED_RETENTION_DAYS", 365
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
+        # The web server's access log has a line for every request already;
+        # Django adds one of its own only for errors (with the traceback).
+        "django.request": {"level": "ERROR"},
         # pgserver logs every step of its start-up at INFO.
         "pgserver": {"level": "WARNING"},
         # django-axes logs every login at INFO; failures and lock-outs are warnings.

@@ -2,4 +2,4 @@ from django.conf import settings
 
 
 def site(request):
-    return {"signup_enabled": settings.SIGNUP_ENABLED}
+    return {"signup_mode": settings.SIGNUP}

@@ -17,4 +17,12 @@ class NameForm(forms.Form):
 
 
 class SignupForm(UserCreationForm):
-    pass
+    email = forms.EmailField(required=False, help_text="Optional, unless your invitation names one.")
+
+    class Meta(UserCreationForm.Meta):
+        fields = ["username", "email"]
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(required=False, help_text="Optional: only this address may then use the link.")
+    days = forms.IntegerField(min_value=1, max_value=90, label="Valid for (days)")

@@ -379,3 +379,56 @@ class FaceRejection(models.Model):
 
     def __str__(self) -> str:
         return f"Face {self.face_id} is not {self.person}"
+
+
+class Invitation(models.Model):
+    """A link that lets one new member create an account (``SIGNUP=invitation``).
+
+    Single use: the first account created through it marks it used, by a
+    conditional UPDATE, so two people racing on one link get one account.
+    """
+
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    email = models.EmailField(blank=True, help_text="Only this address may use it; blank: anyone with it")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_by = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="invitation",
+    )
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The account may be deleted later; the link stays used.
+            models.CheckConstraint(
+                condition=Q(used_by__isnull=True) | Q(used_at__isnull=False), name="invitation_used_has_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation {self.pk}" + (f" for {self.email}" if self.email else "")
+
+    def get_absolute_url(self) -> str:
+        return reverse("invitation_accept", args=[self.token])
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of each Celery worker, for ``/healthz``.
+
+    In the database rather than the broker: the health check must still say
+    when the worker was last seen while the broker is the part that is down.
+    """
+
+    hostname = models.CharField(max_length=255, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

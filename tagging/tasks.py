@@ -11,7 +11,7 @@ from celery.signals import worker_process_init
 from django.conf import settings
 
 from tagging.models import Photo
-from tagging.services import pipeline, privacy, recognition
+from tagging.services import health, pipeline, privacy, recognition
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +43,15 @@ def recognize_photo(photo_id: int) -> None:
 
 
 @shared_task
-def sweep_photos() -> None:
-    pipeline.photos_sweep()
+def sweep_photos(pending_grace: int | None = None) -> None:
+    swept = pipeline.photos_sweep(pending_grace=pending_grace)
+    if swept.requeued or swept.failed:
+        logger.info("sweep: %d photos sent again, %d failed for good", len(swept.requeued), len(swept.failed))
+
+
+@shared_task
+def prune_heartbeats() -> None:
+    health.heartbeats_prune()
 
 
 @shared_task

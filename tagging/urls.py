@@ -1,10 +1,15 @@
 from django.urls import path
 
-from tagging.views import accounts, albums, media, people, photos, privacy, search
+from tagging.views import accounts, albums, health, media, people, photos, privacy, search, staff
 
 urlpatterns = [
     path("", albums.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/invitation/<str:token>/", accounts.invitation_signup, name="invitation_accept"),
+    path("staff/invitations/", staff.invitations, name="invitations"),
+    path("staff/queue/", staff.queue, name="queue"),
+    path("staff/queue/retry/", staff.queue_retry, name="queue_retry"),
     path("accounts/privacy/", privacy.account, name="account"),
     path("accounts/privacy/opt-out/", privacy.opt_out, name="opt_out"),
     path("accounts/privacy/opt-in/", privacy.opt_in, name="opt_in"),

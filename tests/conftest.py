@@ -15,6 +15,12 @@ def pytest_configure(config):
     # A queue of this test run alone: a development worker on the same Redis
     # must not take the tests' tasks (it would run them against the wrong database).
     app.conf.task_default_queue = f"photosite-test-{os.getpid()}"
+    # Workers started in a thread of the tests share the test database with
+    # tests that count photos and rows: no heartbeat rows, no sweep of pending
+    # photos at connect. The tests of `bin/photosite serve` run real worker
+    # processes, with both.
+    app.conf.photosite_heartbeat = False
+    app.conf.photosite_sweep_on_connect = False
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +31,40 @@ def django_db_modify_db_settings():
 
     for connection in connections.all():
         connection.settings_dict.setdefault("TEST", {})["NAME"] = f"test_photosite_{os.getpid()}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def static_files(tmp_path_factory):
+    """Static files by their plain names. The live server of the browser tests
+    serves them from the source folders (Django's static handler), where no
+    hashed name exists; the hashed, compressed files of production are tested
+    on `bin/photosite serve` itself (tests/test_serve.py)."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    storages = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # An empty STATIC_ROOT: whitenoise warns about a missing one.
+    with override_settings(STORAGES=storages, STATIC_ROOT=tmp_path_factory.mktemp("static")):
+        yield
+
+
+@pytest.fixture
+def served_var():
+    """A clean var/ for a run of `bin/photosite serve`. Not under pytest's
+    tmp_path: the embedded PostgreSQL runs as another user, and pytest sessions
+    of other checkouts on the machine reset /tmp/pytest-of-<user> to owner-only,
+    which would lock it out of its own data folder mid-test."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="photosite-serve-"))
+    folder.chmod(0o755)
+    yield folder / "var"
+    if not os.environ.get("KEEP_SERVED_VAR"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -134,10 +134,19 @@ def test_a_member_changes_their_password(client, member):
     assert member.check_password("a brand new secret 42")
 
 
-def test_sign_up_is_closed_unless_the_setting_allows_it(client, settings, django_user_model):
-    assert client.get("/accounts/signup/").status_code == 404
+def test_sign_up_without_an_invitation_is_refused_unless_it_is_open(client, settings, django_user_model):
+    password = "a long new password 7"
+    form = {"username": "newcomer", "password1": password, "password2": password}
+    for mode in ("invitation", "closed"):
+        settings.SIGNUP = mode
+        refused = client.post("/accounts/signup/", form)
+        assert refused.status_code == 403
+        assert not django_user_model.objects.filter(username="newcomer").exists()
+        login_page = client.get("/accounts/login/").content.decode()
+        assert ("invitation link" in login_page) == (mode == "invitation")
 
-    settings.SIGNUP_ENABLED = True
+    settings.SIGNUP = "open"
+    assert "Create an account" in client.get("/accounts/login/").content.decode()
     response = client.post(
         "/accounts/signup/",
         {"username": "newcomer", "password1": "a long new password 7", "password2": "a long new password 7"},

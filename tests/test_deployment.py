@@ -87,3 +87,31 @@ def test_the_dockerfile_installs_the_pinned_requirements():
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         if line and not line.startswith("#"):
             assert "==" in line, f"unpinned requirement: {line}"
+
+
+def test_compose_runs_production_settings_with_health_checks():
+    services = _compose()["services"]
+    web, worker = services["web"], services["worker"]
+
+    for service in (web, worker, services["beat"]):
+        assert service["environment"]["DEBUG"] == "0"
+        assert service["environment"]["HTTPS"] == "1"
+    assert "/healthz" in " ".join(web["healthcheck"]["test"])
+    assert "inspect ping" in " ".join(worker["healthcheck"]["test"])
+    assert "$$HOSTNAME" in " ".join(worker["healthcheck"]["test"])  # this replica, not any worker
+    # The web's pool holds one connection per gunicorn thread.
+    assert web["environment"]["DATABASE_POOL_SIZE"] == web["environment"]["WEB_THREADS"]
+    assert "--threads $$WEB_THREADS" in web["command"] and "--workers $$WEB_WORKERS" in web["command"]
+
+
+def test_workers_scale_and_beat_stays_one():
+    services = _compose()["services"]
+    worker, beat = services["worker"], services["beat"]
+
+    # `--scale worker=N` needs a service without a fixed name or host port.
+    assert "container_name" not in worker and "ports" not in worker and "hostname" not in worker
+    assert "--beat" not in worker["command"] and "-B" not in worker["command"]
+    assert beat["command"][:4] == ["celery", "-A", "photosite", "beat"]
+    # A fixed name: compose refuses to run a second beat.
+    assert beat["container_name"]
+    assert [name for name, s in services.items() if "beat" in s.get("command", [])] == ["beat"]

@@ -276,6 +276,10 @@ def test_the_site_and_a_worker_recover_by_themselves_when_postgresql_restarts(tm
         "DJANGO_SUPERUSER_USERNAME": "admin",
         "DJANGO_SUPERUSER_PASSWORD": "a-long-admin-password",
         "DJANGO_SUPERUSER_EMAIL": "admin@example.org",
+        # runserver is the development server: it serves static files by their
+        # plain names only in development mode (the production site, with its
+        # collected files, is tests/test_serve*.py).
+        "DEBUG": "1",
     }
     for command in (["migrate", "-v0"], ["createsuperuser", "--noinput"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120)

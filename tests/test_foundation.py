@@ -119,18 +119,22 @@ def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
+def test_without_a_secret_key_it_generates_one_readable_by_its_owner_and_keeps_it(tmp_path):
+    key_file = tmp_path / "var" / "secret_key"
     env = {
-        "DEBUG": "0",
         "SECRET_KEY": "",
+        "SECRET_KEY_FILE": str(key_file),
         "DATABASE_URL": "postgres://x@127.0.0.1:1/x",
         "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
-        "ALLOWED_HOSTS": "example.org",
     }
-    result = _python("import photosite.settings", env)
+    show = "from django.conf import settings; import django; django.setup(); print(settings.SECRET_KEY)"
+    first = _python(show, {**env, "DJANGO_SETTINGS_MODULE": "photosite.settings"})
+    second = _python(show, {**env, "DJANGO_SETTINGS_MODULE": "photosite.settings"})
 
-    assert result.returncode != 0
-    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == key_file.read_text().strip() == second.stdout.strip()
+    assert len(first.stdout.strip()) >= 50
+    assert key_file.stat().st_mode & 0o777 == 0o600
 
 
 def test_it_rejects_a_boolean_it_cannot_parse():

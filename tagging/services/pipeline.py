@@ -353,7 +353,7 @@ class SweepResult:
     failed: list[int]
 
 
-def photos_sweep(*, now: datetime | None = None) -> SweepResult:
+def photos_sweep(*, now: datetime | None = None, pending_grace: int | None = None) -> SweepResult:
     """Find photos nobody is working on and get them processed (or failed for good).
 
     - processing for longer than the hard time limit: its worker died or lost
@@ -361,6 +361,10 @@ def photos_sweep(*, now: datetime | None = None) -> SweepResult:
     - pending for longer than ``PHOTO_PENDING_GRACE``: its message never reached
       a worker (broker down at upload time, broker lost its queue); sent again.
     A message sent twice is harmless: only one run can claim the photo.
+
+    ``pending_grace=0`` sends every pending photo at once: what a worker asks
+    for when it (re)connects to the broker, since photos uploaded while the
+    broker was away are waiting for exactly that.
     """
     from tagging.services.uploads import photo_enqueue
 
@@ -377,7 +381,8 @@ def photos_sweep(*, now: datetime | None = None) -> SweepResult:
     stuck.filter(attempts__lt=settings.FACE_MAX_ATTEMPTS).update(
         status=Photo.Status.PENDING, claimed_by="", status_changed_at=now - timedelta(days=1)
     )
-    waiting_before = now - timedelta(seconds=settings.PHOTO_PENDING_GRACE)
+    grace = settings.PHOTO_PENDING_GRACE if pending_grace is None else pending_grace
+    waiting_before = now - timedelta(seconds=grace)
     waiting = list(
         Photo.objects.filter(status=Photo.Status.PENDING, status_changed_at__lt=waiting_before)
         .order_by("status_changed_at")

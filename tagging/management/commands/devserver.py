@@ -1,6 +1,7 @@
-"""Run the whole site on one machine: migrate, then web and worker together.
+"""Development mode: migrate, then runserver (autoreload, DEBUG) and a worker together.
 
-``bin/photosite serve`` calls this. The embedded PostgreSQL and Redis were
+``bin/photosite dev`` calls this with DEBUG on; ``bin/photosite serve`` is
+the production server (serve.py). The embedded PostgreSQL and Redis were
 started by the settings of this very process, so they outlive the children and
 stop when this process exits (see photosite/embedded.py). Ctrl-C reaches every
 child through the terminal's process group; anything still running after a
@@ -14,23 +15,26 @@ import sys
 import time
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from tagging.management.commands.serve import first_admin_ensure
 
 GRACE_SECONDS = 15
 
 
 class Command(BaseCommand):
-    help = "Migrate, create the first admin if needed, and run web and Celery worker (with beat) together."
+    help = "Development: migrate, create the first admin, run runserver and a Celery worker (with beat)."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default=os.environ.get("PHOTOSITE_ADDR", "127.0.0.1:8000"))
         parser.add_argument("--concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2")))
 
     def handle(self, *args, addr: str, concurrency: int, **options):
+        if not settings.DEBUG:
+            raise CommandError("development mode needs DEBUG=1 (`bin/photosite dev` sets it)")
         call_command("migrate", interactive=False, verbosity=1)
-        login_hint = self._ensure_admin()
+        login_hint = first_admin_ensure(self.stdout)
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         children = [
             subprocess.Popen([sys.executable, "manage.py", "runserver", addr], cwd=settings.BASE_DIR),
@@ -66,28 +70,6 @@ class Command(BaseCommand):
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)
         self._stop(children)
-
-    def _ensure_admin(self) -> str:
-        User = get_user_model()
-        if User.objects.filter(is_superuser=True).exists():
-            return "log in with your admin account"
-        username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
-        if username and os.environ.get("DJANGO_SUPERUSER_PASSWORD"):
-            call_command(
-                "createsuperuser",
-                interactive=False,
-                username=username,
-                email=os.environ.get("DJANGO_SUPERUSER_EMAIL", ""),
-            )
-            return f"log in as {username!r} with DJANGO_SUPERUSER_PASSWORD"
-        if sys.stdin.isatty():
-            self.stdout.write("No admin account yet: create the first one.")
-            call_command("createsuperuser")
-            return "log in with the admin account you just created"
-        return (
-            "no admin yet: set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD "
-            "and start again, or run `.venv/bin/python manage.py createsuperuser`"
-        )
 
     def _stop(self, children: list[subprocess.Popen]) -> None:
         for child in children:
