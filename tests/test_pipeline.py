@@ -339,3 +339,38 @@ def test_a_model_whose_weights_are_missing_fails_photos_with_the_file_and_folder
     assert photo.status == Photo.Status.FAILED
     assert "facenet512_weights.onnx" in photo.error
     assert str(tmp_path / "deepface" / ".deepface" / "weights") in photo.error
+
+
+def test_reembedding_keeps_tags_rejections_covers_and_gives_opted_out_faces_nothing_back(
+    album, faces_dir, settings
+):
+    from tagging.face_engine import RETINAFACE
+    from tagging.models import FaceRejection
+    from tagging.services.privacy import faces_forget
+
+    settings.FACE_DETECTOR = "dlib"
+    photo = _process(_photo(album, (faces_dir / "groups/barack_obama_and_joe_biden_1.jpg").read_bytes()))
+    tagged, rejected, opted_out = photo.faces.order_by("x")
+    obama = Person.objects.create(name="Barack Obama")
+    biden = Person.objects.create(name="Joe Biden")
+    hidden = Person.objects.create(name="Child", recognition_opt_out=True)
+    Face.objects.filter(pk=tagged.pk).update(person=obama, status=Face.Status.CONFIRMED)
+    Person.objects.filter(pk=obama.pk).update(cover_face=tagged)
+    FaceRejection.objects.create(face=rejected, person=biden)
+    Face.objects.filter(pk=opted_out.pk).update(person=hidden, status=Face.Status.CONFIRMED)
+    faces_forget(Face.objects.filter(pk=opted_out.pk))
+    old_embedding = np.asarray(Face.objects.get(pk=tagged.pk).embedding)
+
+    settings.FACE_DETECTOR = RETINAFACE
+    call_command("reembed", stdout=io.StringIO(), stderr=io.StringIO())
+
+    faces = {face.pk: face for face in Face.objects.filter(photo=photo)}
+    assert sorted(faces) == sorted([tagged.pk, rejected.pk, opted_out.pk])
+    assert (faces[tagged.pk].person, faces[tagged.pk].status) == (obama, Face.Status.CONFIRMED)
+    assert not np.allclose(np.asarray(faces[tagged.pk].embedding), old_embedding)
+    assert FaceRejection.objects.filter(face=rejected, person=biden).exists()
+    assert faces[rejected.pk].person != biden
+    assert (faces[opted_out.pk].person, faces[opted_out.pk].status) == (hidden, Face.Status.CONFIRMED)
+    assert faces[opted_out.pk].embedding is None and not faces[opted_out.pk].crop
+    obama.refresh_from_db()
+    assert obama.cover_face_id == tagged.pk
