@@ -203,3 +203,78 @@ def test_a_few_confirmed_faces_among_many_are_still_found(member):
     found = selectors.faces_confirmed_near(embedding=vectors[0].tolist(), model_name="Dlib", limit=5)
 
     assert [n.face_id for n in found] == [far.pk]
+
+
+def _faces_at(member, degrees: list[float]) -> list[Face]:
+    """Faces on photos of their own whose embeddings lie on one circle, at these angles:
+    cosine distance 1 - cos(angle between them), so the geometry is exact."""
+    import hashlib
+
+    album = Album.objects.create(owner=member, title=f"Circle {Album.objects.count()}")
+    faces = []
+    for index, angle in enumerate(degrees):
+        photo = Photo.objects.create(
+            album=album,
+            uploaded_by=member,
+            display_name=f"{index}.jpg",
+            status=Photo.Status.DONE,
+            content_hash=hashlib.sha256(f"circle {index}".encode()).hexdigest(),
+            width=100,
+            height=100,
+        )
+        vector = np.zeros(128)
+        vector[0], vector[1] = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+        faces.append(
+            Face.objects.create(
+                photo=photo, x=0.1, y=0.1, w=0.5, h=0.5, embedding=vector.tolist(), model_name="Dlib"
+            )
+        )
+    return faces
+
+
+def test_a_face_near_one_member_of_a_group_but_far_from_its_centre_does_not_join_it(member, settings):
+    settings.FACE_CLUSTER_MAX_DISTANCE, settings.FACE_MATCH_THRESHOLD = 0.075, 0.09
+    # A group at 0, 10 and 20 degrees (centre at 10). The edge face is 20
+    # degrees (0.060) from the group's edge member, within the grouping distance,
+    # but 30 degrees (0.134) from its centre and from every other member: a
+    # look-alike reached by chaining.
+    a1, a2, a3, edge, central = _faces_at(member, [0, 10, 20, 40, 12])
+    with transaction.atomic():
+        assert recognition.face_group(face=a1)
+    group = {f.person_id for f in Face.objects.filter(pk__in=[a1.pk, a2.pk, a3.pk])}
+    assert len(group) == 1 and None not in group
+
+    with transaction.atomic():
+        joined = recognition.face_group(face=Face.objects.get(pk=edge.pk))
+        recognition.face_group(face=Face.objects.get(pk=central.pk))
+
+    edge.refresh_from_db()
+    central.refresh_from_db()
+    assert joined is False
+    assert (edge.person_id, edge.status) == (None, Face.Status.UNASSIGNED)
+    assert central.person_id in group and central.status == Face.Status.SUGGESTED
+
+
+def test_two_unnamed_groups_whose_centres_come_close_merge(member, settings):
+    # Two pairs 21 degrees apart (0.066 between centres) that formed apart (as
+    # under a stricter distance), then a face between them near both centres.
+    left, left_two, right, right_two = _faces_at(member, [0, 3, 21, 24])
+    settings.FACE_CLUSTER_MAX_DISTANCE, settings.FACE_MATCH_THRESHOLD = 0.02, 0.09
+    with transaction.atomic():
+        recognition.face_group(face=left)
+        recognition.face_group(face=Face.objects.get(pk=right.pk))
+    groups_before = {
+        f.person_id for f in Face.objects.filter(pk__in=[left.pk, left_two.pk, right.pk, right_two.pk])
+    }
+
+    settings.FACE_CLUSTER_MAX_DISTANCE = 0.075
+    (between,) = _faces_at(member, [12])
+    with transaction.atomic():
+        recognition.face_group(face=between)
+
+    groups_after = {
+        f.person_id
+        for f in Face.objects.filter(pk__in=[left.pk, left_two.pk, right.pk, right_two.pk, between.pk])
+    }
+    assert len(groups_before) == 2 and None not in groups_before
+    assert len(groups_after) == 1 and None not in groups_after

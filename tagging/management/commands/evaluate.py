@@ -41,8 +41,11 @@ class Command(BaseCommand):
             f"  ({r['suggestions_correct']} correct of {r['suggestions_made']} made, "
             f"{r['suggestions_scored']} faces)\n"
             f"grouping:     precision {r['grouping_precision']:.3f}  recall {r['grouping_recall']:.3f}"
-            f"  ({r['groups']} groups)\n"
-            f"verification: accuracy {r['verification_accuracy']:.3f} over {r['pairs']} pairs\n"
+            f"  ({r['groups']} groups, distance {r['grouping_distance']})\n"
+            f"verification: accuracy {r['verification_accuracy']:.3f} over {r['pairs']} pairs; "
+            f"same person up to {r['same_person_max_distance']}, different people from "
+            f"{r['different_people_min_distance']}; best single threshold here {r['best_threshold']} "
+            f"(accuracy {r['best_threshold_accuracy']:.3f})\n"
             f"photos without any face: {r['photos_without_face']}"
         )
         for name in report["photos_without_face_names"]:
@@ -95,6 +98,7 @@ def _evaluate(labelled: list[tuple[str, Path]]) -> dict:
         "photos": len(truth),
         "people": len(set(truth.values())),
         "threshold": recognition.match_threshold(),
+        "grouping_distance": recognition.cluster_max_distance(),
         **suggestions,
         **grouping,
         **verification,
@@ -127,19 +131,39 @@ def _verification(largest: dict[int, Face], truth: dict[int, str]) -> dict:
     ids = [face.pk for face in largest.values()]
     person_of = {face.pk: truth[photo_id] for photo_id, face in largest.items()}
     expression = embedding_expression(Face.objects.get(pk=ids[0]).model_name) if ids else None
-    correct = total = 0
     from pgvector.django import CosineDistance
 
+    pairs: list[tuple[float, bool]] = []
     for face in Face.objects.filter(pk__in=ids):
         others = (
             Face.objects.filter(pk__in=ids, pk__gt=face.pk)
             .annotate(d=CosineDistance(expression, face.embedding))
             .values_list("pk", "d")
         )
-        for other, distance in others:
-            total += 1
-            correct += (distance <= threshold) == (person_of[face.pk] == person_of[other])
-    return {"verification_accuracy": _ratio(correct, total), "pairs": total}
+        pairs += [(float(d), person_of[face.pk] == person_of[other]) for other, d in others]
+    correct = sum((d <= threshold) == same for d, same in pairs)
+    same = [d for d, is_same in pairs if is_same]
+    different = [d for d, is_same in pairs if not is_same]
+    # The single threshold that would do best here (the midpoint of the widest
+    # gap among the best), to recalibrate from: not the app's, which is chosen
+    # on more than one folder.
+    best_accuracy, best_threshold = -1.0, threshold
+    candidates = sorted({round(d, 4) for d, _ in pairs})
+    for low, high in zip(
+        candidates, candidates[1:] + [candidates[-1] + 0.01] if candidates else [], strict=False
+    ):
+        cut = (low + high) / 2
+        accuracy = _ratio(sum((d <= cut) == is_same for d, is_same in pairs), len(pairs))
+        if accuracy > best_accuracy:
+            best_accuracy, best_threshold = accuracy, cut
+    return {
+        "verification_accuracy": _ratio(correct, len(pairs)),
+        "pairs": len(pairs),
+        "same_person_max_distance": round(max(same), 4) if same else None,
+        "different_people_min_distance": round(min(different), 4) if different else None,
+        "best_threshold": round(best_threshold, 4),
+        "best_threshold_accuracy": best_accuracy if pairs else 1.0,
+    }
 
 
 def _suggestions(largest: dict[int, Face], truth: dict[int, str], order: list[tuple[str, int]]) -> dict:
