@@ -242,9 +242,12 @@ FACE_MATCH_THRESHOLD = env_float("FACE_MATCH_THRESHOLD", None)
 FACE_MAX_ATTEMPTS = env_int("FACE_MAX_ATTEMPTS", 3)
 # Suggestions: the confirmed faces nearest to a new face vote for their person.
 FACE_SUGGEST_NEIGHBOURS = env_int("FACE_SUGGEST_NEIGHBOURS", 10)
-# With equal votes, the best person's nearest face must be this much closer
-# than the runner-up's, or nothing is suggested.
-FACE_SUGGEST_MARGIN = env_float("FACE_SUGGEST_MARGIN", 0.005)
+# The suggested person's nearest face must be this much closer than any other
+# person's, or nothing is suggested.
+FACE_SUGGEST_MARGIN = env_float("FACE_SUGGEST_MARGIN", 0.01)
+# A suggestion needs this many confirmed faces of the person within the match
+# threshold, or the face within it of the centre of all their confirmed faces.
+FACE_SUGGEST_MIN_SUPPORT = env_int("FACE_SUGGEST_MIN_SUPPORT", 2)
 # Grouping of unknown faces (incremental DBSCAN): a face with at least
 # FACE_CLUSTER_MIN_FACES faces (itself included) within FACE_CLUSTER_MAX_DISTANCE
 # starts or joins an unnamed group. Unset distance: calibrated per model (Dlib

@@ -110,6 +110,16 @@ def faces_near(
     return _neighbours(queryset, embedding, model_name, limit)
 
 
+def person_confirmed_centre(*, person_id: int, model_name: str):
+    """The mean of a person's confirmed embeddings of ``model_name`` (pgvector's ``avg``), or None."""
+    from django.db.models import Avg
+
+    centre = Face.objects.filter(
+        person_id=person_id, status=Face.Status.CONFIRMED, model_name=model_name, embedding__isnull=False
+    ).aggregate(centre=Avg(embedding_expression(model_name)))["centre"]
+    return None if centre is None else list(centre)
+
+
 def faces_unconfirmed_near(*, embedding, model_name: str, limit: int) -> list[Neighbour]:
     """Faces still open to suggestions nearest to ``embedding``: what a new tag may improve."""
     queryset = Face.objects.exclude(status=Face.Status.CONFIRMED)

@@ -278,3 +278,51 @@ def test_two_unnamed_groups_whose_centres_come_close_merge(member, settings):
     }
     assert len(groups_before) == 2 and None not in groups_before
     assert len(groups_after) == 1 and None not in groups_after
+
+
+def test_after_confirmations_one_borderline_neighbour_is_not_enough_for_a_suggestion(member, settings):
+    settings.FACE_MATCH_THRESHOLD = 0.09  # 24.5 degrees on the circle
+    # Confirmed at 0, 2 and 4 degrees (centre at 2). The borderline face is 24
+    # degrees (0.086) from the nearest confirmed face and 26 (0.101) from the
+    # others and from the centre; the close face is 8 degrees from the centre.
+    confirmed = _faces_at(member, [0, 2, 4])
+    borderline, close = _faces_at(member, [28, 10])
+    person = Person.objects.create(name="Ann")
+    for face in confirmed:
+        face_actions.face_tag(face=face, person=person)
+
+    recognition.faces_recognize(face_ids=[borderline.pk, close.pk])
+
+    borderline.refresh_from_db()
+    close.refresh_from_db()
+    assert borderline.person_id != person.pk
+    assert (close.person_id, close.status) == (person.pk, Face.Status.SUGGESTED)
+
+
+def test_a_person_with_one_confirmed_face_is_suggested_for_faces_near_it(member, settings):
+    settings.FACE_MATCH_THRESHOLD = 0.09
+    (first,) = _faces_at(member, [0])
+    near, far = _faces_at(member, [20, 30])
+    person = Person.objects.create(name="Ann")
+    face_actions.face_tag(face=first, person=person)
+
+    recognition.faces_recognize(face_ids=[near.pk, far.pk])
+
+    near.refresh_from_db()
+    far.refresh_from_db()
+    assert near.person_id == person.pk
+    assert far.person_id != person.pk
+
+
+def test_no_suggestion_without_a_clear_margin_over_the_next_person(member, settings):
+    settings.FACE_MATCH_THRESHOLD, settings.FACE_SUGGEST_MARGIN = 0.09, 0.01
+    ann_face, bob_face = _faces_at(member, [0, 24])
+    (between,) = _faces_at(member, [11])  # 0.018 from Ann's face, 0.026 from Bob's
+    ann, bob = Person.objects.create(name="Ann"), Person.objects.create(name="Bob")
+    face_actions.face_tag(face=ann_face, person=ann)
+    face_actions.face_tag(face=bob_face, person=bob)
+
+    recognition.faces_recognize(face_ids=[between.pk])
+
+    between.refresh_from_db()
+    assert between.person_id not in (ann.pk, bob.pk)

@@ -72,12 +72,21 @@ class Suggestion:
 
 
 def suggestion_for(*, face: Face) -> Suggestion | None:
-    """The person best supported by the confirmed faces near ``face``, if any clearly is.
+    """The person the confirmed faces near ``face`` clearly point to, if any.
 
-    Neighbours within the match threshold vote for their person; most votes
-    wins, then the nearest face. With equal votes the winner must be nearer by
-    ``FACE_SUGGEST_MARGIN``. Faces on the same photo never vote (one person is
-    not twice on a photo), and people the face was rejected for are skipped.
+    Neighbours within the match threshold vote for their person. The suggested
+    person must
+
+    - be supported as a whole: at least ``FACE_SUGGEST_MIN_SUPPORT`` of their
+      confirmed faces within the threshold, or the face within the threshold of
+      the centre of all their confirmed faces (for a person with one confirmed
+      face, that face). One borderline neighbour of a person with many faces is
+      not enough: that is how a review drifts to a look-alike;
+    - have the most votes, and their nearest face be nearer by
+      ``FACE_SUGGEST_MARGIN`` than any other person's among the neighbours.
+
+    Faces on the same photo never vote (one person is not twice on a photo),
+    and people the face was rejected for are skipped.
     """
     rejected = FaceRejection.objects.filter(face=face).values_list("person_id", flat=True)
     neighbours = selectors.faces_confirmed_near(
@@ -89,17 +98,22 @@ def suggestion_for(*, face: Face) -> Suggestion | None:
     )
     threshold = match_threshold(face.model_name)
     votes: dict[int, list[float]] = defaultdict(list)
+    nearest: dict[int, float] = {}
     for neighbour in neighbours:
+        nearest.setdefault(neighbour.person_id, neighbour.distance)
         if neighbour.distance <= threshold:
             votes[neighbour.person_id].append(neighbour.distance)
     if not votes:
         return None
     ranked = sorted(votes.items(), key=lambda item: (-len(item[1]), min(item[1])))
     best_person, best = ranked[0]
-    if len(ranked) > 1:
-        runner = ranked[1][1]
-        if len(runner) == len(best) and min(runner) - min(best) < settings.FACE_SUGGEST_MARGIN:
-            return None  # too close to call: better no suggestion than a wrong one
+    runner_up = min((d for person, d in nearest.items() if person != best_person), default=None)
+    if runner_up is not None and runner_up - min(best) < settings.FACE_SUGGEST_MARGIN:
+        return None  # too close to call: better no suggestion than a wrong one
+    if len(best) < settings.FACE_SUGGEST_MIN_SUPPORT:
+        centre = selectors.person_confirmed_centre(person_id=best_person, model_name=face.model_name)
+        if centre is None or _distance(face.embedding, centre) > threshold:
+            return None
     return Suggestion(person_id=best_person, distance=min(best), votes=len(best))
 
 
