@@ -240,6 +240,26 @@ def person_photos(*, user, person: Person) -> QuerySet[Photo]:
     )
 
 
+def group_faces_for_naming(*, user, person: Person, limit: int = 100) -> list[Face]:
+    """The faces of an unnamed group the viewer may see, nearest to the group's centre first:
+    what the naming form shows, so the member confirms only faces they saw."""
+    faces = access.faces_visible(user).filter(
+        person=person, status=Face.Status.SUGGESTED, embedding__isnull=False
+    )
+    model_name = faces.values_list("model_name", flat=True).first()
+    if model_name is None:
+        return []
+    from django.db.models import Avg
+
+    centre = faces.filter(model_name=model_name).aggregate(c=Avg(embedding_expression(model_name)))["c"]
+    return list(
+        faces.filter(model_name=model_name)
+        .select_related("photo")
+        .annotate(centre_distance=CosineDistance(embedding_expression(model_name), list(centre)))
+        .order_by("centre_distance", "pk")[:limit]
+    )
+
+
 def person_review_faces(*, user, person: Person, limit: int = 200) -> QuerySet[Face]:
     """Faces suggested for ``person`` on photos the viewer may see, most certain first."""
     return (

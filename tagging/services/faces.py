@@ -136,12 +136,19 @@ def person_name(
     allow_duplicate: bool = False,
     confirm_only=None,
     include_hidden: bool = True,
+    shown_face_ids: Iterable[int] | None = None,
+    kept_face_ids: Iterable[int] = (),
+    user=None,
 ) -> Person:
-    """Name a group the system found; its suggested faces become confirmed tags.
+    """Name a group the system found; the faces the member kept become confirmed tags.
 
-    ``confirm_only`` (a Face queryset) limits the confirmation to the faces the
-    member naming the group can see: their word covers what they saw; the
-    group's other faces stay suggestions, now for the named person.
+    ``shown_face_ids`` are the group's faces the naming form showed and
+    ``kept_face_ids`` those the member left selected: only faces both shown and
+    kept are confirmed, and faces shown but deselected leave the group ("not
+    this person", remembered as a rejection). The group's faces the member did
+    not see stay suggestions, now for the named person, to review. Without
+    ``shown_face_ids`` (naming from elsewhere) every suggested face in
+    ``confirm_only`` (a Face queryset: what the member may see) is confirmed.
     Raises :class:`NameTaken` when someone else already has the name, so the
     caller can offer a merge instead of creating a second person of that name
     (hidden people are only considered when ``include_hidden``).
@@ -155,20 +162,36 @@ def person_name(
     existing = others.first()
     if existing is not None and not allow_duplicate:
         raise NameTaken(existing)
+    taken_out: list[int] = []
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
         was_unnamed = not person.name
         person.name = name
         person.save(update_fields=["name"])
+        faces: list[int] = []
         if was_unnamed:
-            # Naming a group is the member's word on every face in it.
-            suggested = person.faces.filter(status=Face.Status.SUGGESTED)
+            suggested = person.faces.select_for_update().filter(status=Face.Status.SUGGESTED)
             if confirm_only is not None:
                 suggested = suggested.filter(pk__in=confirm_only.values("pk"))
+            if shown_face_ids is not None:
+                shown = set(shown_face_ids)
+                kept = set(kept_face_ids) & shown
+                in_group = set(suggested.filter(pk__in=shown).values_list("pk", flat=True))
+                taken_out = sorted(in_group - kept)
+                suggested = suggested.filter(pk__in=kept)
+                FaceRejection.objects.bulk_create(
+                    [FaceRejection(face_id=pk, person=person, rejected_by=user) for pk in taken_out],
+                    ignore_conflicts=True,
+                )
+                Face.objects.filter(pk__in=taken_out).update(
+                    person=None, status=Face.Status.UNASSIGNED, distance=None
+                )
             faces = list(suggested.values_list("pk", flat=True))
             Face.objects.filter(pk__in=faces).update(status=Face.Status.CONFIRMED, distance=None)
             if faces:
                 _cover_if_missing(person.pk, faces[0])
     if was_unnamed:
         recognition.faces_refresh_near(faces=Face.objects.filter(pk__in=faces))
+        for face in Face.objects.filter(pk__in=taken_out):
+            recognition.face_suggest(face=face)
     return person

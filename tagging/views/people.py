@@ -34,6 +34,9 @@ def person_detail(request, person_id: int):
         "person": person,
         "photos": selectors.person_photos(user=request.user, person=person)[:500],
         "review": selectors.person_review_faces(user=request.user, person=person),
+        "group_faces": []
+        if person.name
+        else selectors.group_faces_for_naming(user=request.user, person=person),
         "others": Person.objects.exclude(pk=person.pk).exclude(name="").order_by("name")[:500]
         if request.user.is_staff
         else [],
@@ -77,12 +80,19 @@ def person_name(request, person_id: int):
     if not form.is_valid():
         messages.error(request, "A name is needed.")
         return redirect("people")
+    # The naming form lists the group's faces ("shown") with a box each ("faces"):
+    # only the faces the member saw and left ticked are confirmed.
+    shown = [int(i) for i in request.POST.getlist("shown") if i.isdigit()]
+    kept = [int(i) for i in request.POST.getlist("faces") if i.isdigit()]
     try:
         face_actions.person_name(
             person=person,
             name=form.cleaned_data["name"],
             confirm_only=visible_faces,
             include_hidden=request.user.is_staff,
+            shown_face_ids=shown if "shown" in request.POST else None,
+            kept_face_ids=kept,
+            user=request.user,
         )
     except face_actions.NameTaken as taken:
         # Are these the same person? Staff may merge; members are told staff will.
