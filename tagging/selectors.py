@@ -110,13 +110,15 @@ def faces_near(
     return _neighbours(queryset, embedding, model_name, limit)
 
 
-def person_confirmed_centre(*, person_id: int, model_name: str):
-    """The mean of a person's confirmed embeddings of ``model_name`` (pgvector's ``avg``), or None."""
+def person_centre(*, person_id: int, model_name: str, confirmed_only: bool = True):
+    """The mean of a person's embeddings of ``model_name`` (pgvector's ``avg``; confirmed
+    faces only unless told otherwise), or None when they have none."""
     from django.db.models import Avg
 
-    centre = Face.objects.filter(
-        person_id=person_id, status=Face.Status.CONFIRMED, model_name=model_name, embedding__isnull=False
-    ).aggregate(centre=Avg(embedding_expression(model_name)))["centre"]
+    faces = Face.objects.filter(person_id=person_id, model_name=model_name, embedding__isnull=False)
+    if confirmed_only:
+        faces = faces.filter(status=Face.Status.CONFIRMED)
+    centre = faces.aggregate(centre=Avg(embedding_expression(model_name)))["centre"]
     return None if centre is None else list(centre)
 
 

@@ -111,7 +111,7 @@ def suggestion_for(*, face: Face) -> Suggestion | None:
     if runner_up is not None and runner_up - min(best) < settings.FACE_SUGGEST_MARGIN:
         return None  # too close to call: better no suggestion than a wrong one
     if len(best) < settings.FACE_SUGGEST_MIN_SUPPORT:
-        centre = selectors.person_confirmed_centre(person_id=best_person, model_name=face.model_name)
+        centre = selectors.person_centre(person_id=best_person, model_name=face.model_name)
         if centre is None or _distance(face.embedding, centre) > threshold:
             return None
     return Suggestion(person_id=best_person, distance=min(best), votes=len(best))
@@ -159,16 +159,19 @@ def _is_named(person_id: int) -> bool:
 
 
 def group_centre(*, person_id: int) -> np.ndarray | None:
-    """The unit-length mean of a group's embeddings: what a face must be near to join it."""
-    vectors = [
-        np.asarray(v, dtype=np.float64)
-        for v in Face.objects.filter(person_id=person_id, embedding__isnull=False).values_list(
-            "embedding", flat=True
-        )
-    ]
-    if not vectors:
+    """The unit-length mean of a group's embeddings (one ``avg`` in PostgreSQL):
+    what a face must be near to join it."""
+    model_name = (
+        Face.objects.filter(person_id=person_id, embedding__isnull=False)
+        .values_list("model_name", flat=True)
+        .first()
+    )
+    if model_name is None:
         return None
-    centre = np.mean(vectors, axis=0)
+    centre = selectors.person_centre(person_id=person_id, model_name=model_name, confirmed_only=False)
+    if centre is None:
+        return None
+    centre = np.asarray(centre, dtype=np.float64)
     return centre / (np.linalg.norm(centre) or 1.0)
 
 
