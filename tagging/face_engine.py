@@ -328,11 +328,18 @@ class _Engine:
         self.model_name = model_name
         self.model = modeling.build_model(task="facial_recognition", model_name=model_name)
         if detector == RETINAFACE:
-            from tagging.retinaface import RetinaFace
+            from tagging import retinaface
 
             # One thread: workers run one process per core, and under load two
             # threads per process ran slower (3.3 s against 4.8 s for 24 photos).
-            self.retinaface = RetinaFace(threads=1)
+            try:
+                self.retinaface = retinaface.RetinaFace(threads=1)
+            except retinaface.DetectorWeightsMissing as error:
+                # The same error as for deepface's weights: workers stay up
+                # and fail photos with the reason (see tasks._load_models).
+                raise WeightsMissing(
+                    str(error), file_name=retinaface.WEIGHTS_FILE, folder=Path(retinaface.__file__).parent
+                ) from None
         # deepface's dlib detector holds the HOG scanner and the 5-point shape
         # predictor; the shape predictor also places a HOG face for the chip.
         self.detector = modeling.build_model(

