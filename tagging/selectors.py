@@ -12,7 +12,19 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from pgvector.django import CosineDistance
 
 from tagging.embeddings import embedding_expression
@@ -113,6 +125,18 @@ def faces_near(
     if exclude_face_id is not None:
         queryset = queryset.exclude(pk=exclude_face_id)
     return _neighbours(queryset, embedding, model_name, limit)
+
+
+def person_centre(*, person_id: int, model_name: str, confirmed_only: bool = True, seen_by=None):
+    """The mean of a person's embeddings of ``model_name`` (pgvector's ``avg``; confirmed
+    faces only unless told otherwise; only those ``seen_by`` may see, when given), or
+    None when they have none."""
+    faces = Face.objects.visible_to(seen_by) if seen_by is not None else Face.objects.all()
+    faces = faces.filter(person_id=person_id, model_name=model_name, embedding__isnull=False)
+    if confirmed_only:
+        faces = faces.filter(status=Face.Status.CONFIRMED)
+    centre = faces.aggregate(centre=Avg(embedding_expression(model_name)))["centre"]
+    return None if centre is None else list(centre)
 
 
 def faces_unconfirmed_near(*, embedding, model_name: str, limit: int) -> list[Neighbour]:
@@ -245,6 +269,24 @@ def person_photos(*, user, person: Person) -> QuerySet[Photo]:
         .filter(faces__person=person, faces__status=Face.Status.CONFIRMED)
         .distinct()
         .order_by("-created_at", "-pk")
+    )
+
+
+def group_faces_for_naming(*, user, person: Person, limit: int = 100) -> list[Face]:
+    """The faces of an unnamed group the viewer may see, nearest to the group's centre first:
+    what the naming form shows, so the member confirms only faces they saw."""
+    faces = Face.objects.visible_to(user).filter(
+        person=person, status=Face.Status.SUGGESTED, embedding__isnull=False
+    )
+    model_name = faces.values_list("model_name", flat=True).first()
+    if model_name is None:
+        return []
+    centre = faces.filter(model_name=model_name).aggregate(c=Avg(embedding_expression(model_name)))["c"]
+    return list(
+        faces.filter(model_name=model_name)
+        .select_related("photo")
+        .annotate(centre_distance=CosineDistance(embedding_expression(model_name), list(centre)))
+        .order_by("centre_distance", "pk")[:limit]
     )
 
 

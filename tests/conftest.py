@@ -114,7 +114,10 @@ def detections(faces_dir):
         image = ImageOps.exif_transpose(Image.open(faces_dir / row["file"])).convert("RGB")
         image.thumbnail((settings.FACE_MAX_SIDE, settings.FACE_MAX_SIDE))
         faces = face_engine.faces_detect(
-            image=np.asarray(image), model_name="Dlib", detector="dlib", home=settings.DEEPFACE_HOME
+            image=np.asarray(image),
+            model_name="Dlib",
+            detector=settings.FACE_DETECTOR,
+            home=settings.DEEPFACE_HOME,
         )
         faces.sort(key=lambda f: f.w * f.h, reverse=True)
         found[row["file"]] = (image.size, faces, row["people"].split(";"))

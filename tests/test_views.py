@@ -9,6 +9,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -921,6 +922,51 @@ class TestPersonName:
         assert response.status_code == 302 and response.url == things.group.get_absolute_url()
         assert things.group.name == "Zed"
         assert Face.objects.get(pk=things.grouped.pk).status == Face.Status.CONFIRMED
+
+    def _mixed_group(self, things):
+        # Three faces on the one photo of the fixture, at angles 0, 5 and 40
+        # degrees: the third is someone else, farthest from the group's centre.
+        faces = []
+        for index, angle in enumerate([0, 5, 40]):
+            face = _face(
+                things.photo, person=things.group, status=Face.Status.SUGGESTED, x=0.05 + index * 0.06
+            )
+            vector = np.zeros(128)
+            vector[0], vector[1] = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+            Face.objects.filter(pk=face.pk).update(embedding=vector.tolist())
+            faces.append(face)
+        return faces
+
+    def test_naming_shows_the_group_s_faces_nearest_to_its_centre_first_each_ticked(self, things, alice):
+        first, second, stranger = self._mixed_group(things)
+
+        response = alice.get(things.group.get_absolute_url())
+
+        shown = [face.pk for face in response.context["group_faces"]]
+        assert shown[-1] == stranger.pk and set(shown) == {first.pk, second.pk, stranger.pk}
+        html = response.content.decode()
+        for face in (first, second, stranger):
+            assert f'name="faces" value="{face.pk}" checked' in html
+            assert f'name="shown" value="{face.pk}"' in html
+
+    def test_a_mixed_group_named_confirms_only_the_faces_left_ticked(self, things, alice):
+        first, second, stranger = self._mixed_group(things)
+        unseen = things.grouped  # in the group, but not on the form the member saw
+
+        alice.post(
+            reverse("person_name", args=[things.group.pk]),
+            {"name": "Zed", "shown": [first.pk, second.pk, stranger.pk], "faces": [first.pk, second.pk]},
+        )
+
+        status = {
+            f.pk: (f.person_id, f.status)
+            for f in Face.objects.filter(pk__in=[first.pk, second.pk, stranger.pk, unseen.pk])
+        }
+        assert status[first.pk] == status[second.pk] == (things.group.pk, Face.Status.CONFIRMED)
+        assert status[stranger.pk][1] != Face.Status.CONFIRMED and status[stranger.pk][0] != things.group.pk
+        assert FaceRejection.objects.filter(face=stranger, person=things.group).exists()
+        # Never seen, never confirmed: it stays a suggestion for the named person, to review.
+        assert status[unseen.pk] == (things.group.pk, Face.Status.SUGGESTED)
 
     def test_it_offers_the_person_who_has_the_name_already(self, things, alice):
         response = alice.post(reverse("person_name", args=[things.group.pk]), {"name": "ann"})

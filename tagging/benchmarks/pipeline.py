@@ -2,13 +2,15 @@
 
 All in one process and one run, on the same files:
 
-(a) naive: ``DeepFace.represent(img_path=file, ...)`` per original file;
+(a) naive: ``DeepFace.represent(img_path=file, ...)`` per original file (with
+    deepface's dlib detector when photosite's is RetinaFace);
 (b) the photosite pipeline: ``photo_process`` per photo (decode, detect, embed,
     crops, thumbnails, database writes), in a scratch database; recognition,
     the next task, is timed apart;
 (c) the floor: the bare detector and embedder calls on the same photos already
-    decoded and resized (for Dlib/dlib: dlib's HOG scan, the 5-point landmarks
-    and the ResNet descriptor, nothing else).
+    decoded and resized: the detector (RetinaFace on onnxruntime, or dlib's HOG
+    scan and 5-point landmarks), dlib's face chip and the ResNet descriptor,
+    nothing else.
 
 Then the throughput of the engine part in one worker process and in two.
 Models are loaded before any timing.
@@ -20,6 +22,7 @@ import resource
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -50,15 +53,19 @@ def _photos(path: Path) -> list[Path]:
 
 
 def _naive(files: list[Path]) -> tuple[float, int]:
+    """``DeepFace.represent`` per file. deepface has no RetinaFace that runs
+    offline (its ``retinaface`` downloads weights), so with photosite's it runs
+    with deepface's ``dlib`` detector, the one it would otherwise use here."""
     from deepface import DeepFace
 
+    detector = "dlib" if settings.FACE_DETECTOR == face_engine.RETINAFACE else settings.FACE_DETECTOR
     faces = 0
     started = time.perf_counter()
     for file in files:
         results = DeepFace.represent(
             img_path=str(file),
             model_name=settings.FACE_MODEL,
-            detector_backend=settings.FACE_DETECTOR,
+            detector_backend=detector,
             enforce_detection=False,
         )
         # With enforce_detection off, a photo without a face gives one result
@@ -80,14 +87,35 @@ def _upload_all(files: list[Path], owner, label: str) -> list[int]:
 
 
 def _floor_one(engine, bgr: np.ndarray) -> int:
-    """The bare dlib calls for one photo: HOG scan, 5-point landmarks, ResNet descriptor."""
+    """The bare calls for one photo: the scan, the landmarks, the chip, the ResNet descriptor.
+
+    HOG: dlib's scan, 5-point shape, ``get_face_chip`` and descriptor. RetinaFace:
+    the network on the scan-size copy, dlib's chip from its landmarks, the descriptor.
+    """
+    import dlib
+
+    descriptor = engine.model.model.model
+    if settings.FACE_DETECTOR == face_engine.RETINAFACE:
+        height, width = bgr.shape[:2]
+        scale = min(1.0, face_engine.RETINAFACE_SCAN_SIDE / max(height, width))
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if scale < 1:
+            rgb = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        found = engine.retinaface.detect(rgb=rgb, score_threshold=face_engine.RETINAFACE_MIN_SCORE)
+        template = dlib.dpoints([dlib.dpoint(x, y) for x, y in face_engine.CHIP_LANDMARKS])
+        dims = dlib.chip_dims(face_engine.CHIP_SIZE, face_engine.CHIP_SIZE)
+        for face in found:
+            points = dlib.dpoints([dlib.dpoint(x / scale, y / scale) for x, y in face.landmarks])
+            chip = dlib.extract_image_chip(bgr, dlib.chip_details(template, points, dims))
+            descriptor.compute_face_descriptor(chip[:, :, ::-1].copy())
+        return len(found)
     detector = engine.detector.model["face_detector"]
     predictor = engine.detector.model["sp"]
-    descriptor = engine.model.model.model
     upsample = 1 if max(bgr.shape[:2]) <= face_engine.UPSAMPLE_MAX_SIDE else 0
     rects, _, _ = detector.run(bgr, upsample)
     for rect in rects:
-        descriptor.compute_face_descriptor(bgr, predictor(bgr, rect))
+        chip = dlib.get_face_chip(bgr, predictor(bgr, rect), size=face_engine.CHIP_SIZE)
+        descriptor.compute_face_descriptor(chip[:, :, ::-1].copy())
     return len(rects)
 
 
@@ -96,11 +124,9 @@ def _pipeline_and_floor(files: list[Path], rounds: int) -> dict:
 
     Interleaving puts any burst of load from elsewhere on both alike; the best
     of a few rounds keeps what the code costs rather than what the machine
-    was doing. (c) only exists for Dlib with the dlib detector.
+    was doing. (c) only exists for Dlib with the RetinaFace or the dlib detector.
     """
-    import cv2
-
-    with_floor = (settings.FACE_MODEL, settings.FACE_DETECTOR) == ("Dlib", "dlib")
+    with_floor = settings.FACE_MODEL == "Dlib" and settings.FACE_DETECTOR in (face_engine.RETINAFACE, "dlib")
     engine = face_engine._engine_get(
         model_name=settings.FACE_MODEL, detector=settings.FACE_DETECTOR, home=settings.DEEPFACE_HOME
     )

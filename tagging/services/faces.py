@@ -143,15 +143,31 @@ def faces_reject_bulk(*, person: Person, face_ids: Iterable[int], user=None) -> 
     return count
 
 
-def person_name(*, person: Person, name: str, actor, allow_duplicate: bool = False) -> Person:
-    """Name a group the system found; the faces ``actor`` may see become confirmed tags.
+def person_name(
+    *,
+    person: Person,
+    name: str,
+    actor,
+    allow_duplicate: bool = False,
+    shown_face_ids: Iterable[int] | None = None,
+    kept_face_ids: Iterable[int] = (),
+) -> Person:
+    """Name a group the system found; the faces ``actor`` may see, and kept, become confirmed tags.
 
     The actor's word covers what they could see. The group's faces they cannot
     see split off into an unnamed group of their own: the name never reaches
-    photos it was not given on. Raises :class:`NameTaken` when someone the actor
-    may know of already has the name, so the caller can offer a merge instead of
-    a second person of that name. A name of someone who opted out of recognition
-    attaches the faces to them (see ``selectors.person_by_name``).
+    photos it was not given on. ``shown_face_ids`` are the group's faces the
+    naming form showed and ``kept_face_ids`` those the member left selected:
+    only faces both shown and kept are confirmed, and faces shown but
+    deselected leave the group ("not this person", remembered as a rejection).
+    Faces the member may see but was not shown stay suggestions, now for the
+    named person, to review. Without ``shown_face_ids`` (naming from
+    elsewhere) every suggested face the actor may see is confirmed.
+
+    Raises :class:`NameTaken` when someone the actor may know of already has
+    the name, so the caller can offer a merge instead of a second person of
+    that name. A name of someone who opted out of recognition attaches the
+    faces to them (see ``selectors.person_by_name``).
     """
     name = name.strip()
     if not name:
@@ -161,28 +177,40 @@ def person_name(*, person: Person, name: str, actor, allow_duplicate: bool = Fal
         existing = None
     if existing is not None and not existing.recognition_opt_out and not allow_duplicate:
         raise NameTaken(existing)
+    faces: list[int] = []
+    taken_out: list[int] = []
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
         was_unnamed = not person.name
-        faces: list[int] = []
-        if was_unnamed:
-            _faces_unseen_split(person=person, actor=actor)
-            suggested = person.faces.filter(status=Face.Status.SUGGESTED)
-            if existing is not None and existing.recognition_opt_out:
-                faces = suggested.confirm(existing)
-                FaceRejection.objects.filter(face_id__in=faces, person=existing).delete()
-                person = existing
-            else:
-                person.name = name
-                person.save(update_fields=["name"])
-                faces = suggested.confirm(person)
-                if faces:
-                    _cover_if_missing(person.pk, faces[0])
-        else:
+        if not was_unnamed:
             person.name = name
             person.save(update_fields=["name"])
+        else:
+            _faces_unseen_split(person=person, actor=actor)
+            target = existing if existing is not None else person
+            suggested = person.faces.select_for_update().filter(status=Face.Status.SUGGESTED)
+            if shown_face_ids is not None:
+                shown = set(shown_face_ids)
+                kept = set(kept_face_ids) & shown
+                taken_out = sorted(set(suggested.filter(pk__in=shown).values_list("pk", flat=True)) - kept)
+                FaceRejection.objects.bulk_create(
+                    [FaceRejection(face_id=pk, person=target, rejected_by=actor) for pk in taken_out],
+                    ignore_conflicts=True,
+                )
+                Face.objects.filter(pk__in=taken_out).unassign()
+                suggested = suggested.filter(pk__in=kept)
+            if target is person:
+                person.name = name
+                person.save(update_fields=["name"])
+            faces = suggested.confirm(target)
+            FaceRejection.objects.filter(face_id__in=faces, person=target).delete()
+            if faces:
+                _cover_if_missing(target.pk, faces[0])
+            person = target
     if was_unnamed:
         recognition.faces_refresh_near(faces=Face.objects.filter(pk__in=faces))
+        for face in Face.objects.filter(pk__in=taken_out).select_related("photo__album__owner"):
+            recognition.face_suggest(face=face)
         recognition.unnamed_groups_prune()
     return person
 

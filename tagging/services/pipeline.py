@@ -25,7 +25,7 @@ from PIL import Image
 
 from tagging import face_engine
 from tagging.files import files_delete, files_delete_on_commit
-from tagging.models import Face, Person, Photo, crop_path, preview_path, thumbnail_path
+from tagging.models import Face, Photo, crop_path, preview_path, thumbnail_path
 from tagging.services.images import ImageRejected, LoadedImage, image_load, jpeg_bytes
 from tagging.services.metadata import jpeg_strip_metadata
 
@@ -148,10 +148,13 @@ def photo_analyse(*, photo: Photo) -> Analysis:
     )
 
 
-def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
-    """Detect and embed, then keep the faces worth keeping, largest first."""
+def faces_kept(*, loaded: LoadedImage) -> tuple[list[face_engine.DetectedFace], float]:
+    """Detect and embed, then keep the faces worth keeping, largest first.
+
+    Returns the faces (boxes in pixels of the downscaled array) and the factor
+    from those pixels to the oriented original's.
+    """
     array = loaded.array()
-    height, width = array.shape[:2]
     detected = face_engine.faces_detect(
         image=array,
         model_name=settings.FACE_MODEL,
@@ -159,7 +162,7 @@ def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
         home=settings.DEEPFACE_HOME,
     )
     # Sizes are judged in pixels of the original, not of the downscaled copy.
-    scale = loaded.width / width
+    scale = loaded.width / array.shape[1]
     kept = [
         face
         for face in detected
@@ -167,8 +170,15 @@ def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
         and (face.confidence is None or face.confidence >= settings.FACE_MIN_CONFIDENCE)
     ]
     kept.sort(key=lambda face: face.w * face.h, reverse=True)
+    return kept[: settings.FACE_MAX_PER_PHOTO], scale
+
+
+def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
+    """The faces worth keeping (``faces_kept``), with boxes relative to the image and crops."""
+    kept, _ = faces_kept(loaded=loaded)
+    width, height = loaded.rgb.size
     found = []
-    for face in kept[: settings.FACE_MAX_PER_PHOTO]:
+    for face in kept:
         embedding = np.asarray(face.embedding, dtype=np.float32)
         embedding = embedding / (np.linalg.norm(embedding) or 1.0)
         found.append(
@@ -273,19 +283,20 @@ def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Pho
     return photo
 
 
-def _faces_replace(*, photo: Photo, faces: list[FoundFace], crops: list[str]) -> list[str]:
+def _faces_replace(
+    *, photo: Photo, faces: list[FoundFace], crops: list[str], keep_confirmed: bool = False
+) -> list[str]:
     """Match new faces to the photo's old ones by position; returns files no longer used.
 
     A face found again keeps its row (and with it its tag, rejections and any
-    cover that points at it); only its box, embedding and crop are refreshed,
-    except for someone who opted out of recognition: their faces get neither back.
+    cover that points at it); only its box, embedding and crop are refreshed.
+    A face of a person who opted out of recognition gets neither back: it keeps
+    no embedding and no crop. Old faces not found again are deleted, unless
+    ``keep_confirmed`` keeps the confirmed ones (re-embedding with another
+    detector must not lose a tag): they keep their tag and crop and lose their
+    embedding, which came from the old alignment and must not meet new ones.
     """
-    old_faces = list(photo.faces.select_for_update())
-    opted_out = set(
-        Person.objects.filter(
-            pk__in=[old.person_id for old in old_faces if old.person_id], recognition_opt_out=True
-        ).values_list("pk", flat=True)
-    )
+    old_faces = list(photo.faces.select_for_update(of=("self",)).select_related("person"))
     obsolete: list[str] = []
     to_create, to_update = [], []
     for found, crop in zip(faces, crops, strict=True):
@@ -293,13 +304,14 @@ def _faces_replace(*, photo: Photo, faces: list[FoundFace], crops: list[str]) ->
         match = max(old_faces, key=lambda old: _iou(found, old), default=None)
         if match is not None and _iou(found, match) >= SAME_FACE_IOU:
             old_faces.remove(match)
-            obsolete.append(match.crop.name)
             match.x, match.y, match.w, match.h = x, y, w, h
-            match.confidence, match.embedding = found.confidence, found.embedding.tolist()
-            match.model_name, match.crop.name = settings.FACE_MODEL, crop
-            if match.person_id in opted_out:
-                obsolete.append(crop)
+            match.confidence, match.model_name = found.confidence, settings.FACE_MODEL
+            if match.person is not None and match.person.recognition_opt_out:
+                obsolete += [crop, match.crop.name]
                 match.embedding, match.crop.name = None, ""
+            else:
+                obsolete.append(match.crop.name)
+                match.embedding, match.crop.name = found.embedding.tolist(), crop
             to_update.append(match)
         else:
             to_create.append(
@@ -315,10 +327,55 @@ def _faces_replace(*, photo: Photo, faces: list[FoundFace], crops: list[str]) ->
                     crop=crop,
                 )
             )
+    if keep_confirmed:
+        kept = [old for old in old_faces if old.status == Face.Status.CONFIRMED]
+        Face.objects.filter(pk__in=[old.pk for old in kept]).update(embedding=None)
+        old_faces = [old for old in old_faces if old.status != Face.Status.CONFIRMED]
     Face.objects.filter(pk__in=[old.pk for old in old_faces]).delete()
     Face.objects.bulk_update(to_update, ["x", "y", "w", "h", "confidence", "embedding", "model_name", "crop"])
     Face.objects.bulk_create(to_create)
-    return obsolete
+    return [name for name in obsolete if name]
+
+
+def photo_reembed(*, photo_id: int) -> int | None:
+    """Find and embed the faces of a processed photo again, in place (``manage.py reembed``).
+
+    For a new detector or alignment: faces found again keep their rows (tags,
+    rejections, covers), faces of people who opted out get no embedding or crop
+    back, and confirmed faces not found again keep their tag (see
+    ``_faces_replace``). The photo stays ``done`` throughout, so the site keeps
+    showing it. Returns the number of faces found, or None when the photo is
+    gone or not done (being processed: the pipeline embeds it anyway).
+    """
+    photo = Photo.objects.filter(pk=photo_id, status=Photo.Status.DONE).first()
+    if photo is None:
+        return None
+    try:
+        source = photo.original.open("rb")
+    except (FileNotFoundError, ValueError):
+        raise ImageRejected("the original file is missing from storage") from None
+    with source:
+        loaded = image_load(
+            source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
+        )
+    faces = faces_find(loaded=loaded)
+    written: list[str] = []
+    try:
+        for face in faces:
+            written.append(default_storage.save(crop_path(None, ""), ContentFile(face.crop)))
+        with transaction.atomic():
+            photo = Photo.objects.select_for_update().filter(pk=photo_id, status=Photo.Status.DONE).first()
+            if photo is None:
+                files_delete(written)
+                return None
+            obsolete = _faces_replace(photo=photo, faces=faces, crops=written, keep_confirmed=True)
+            photo.face_model = settings.FACE_MODEL
+            photo.save(update_fields=["face_model"])
+            files_delete_on_commit(obsolete)
+    except BaseException:
+        files_delete(written)
+        raise
+    return len(faces)
 
 
 def photo_fail(*, photo_id: int, token: str, reason: str) -> None:

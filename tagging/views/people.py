@@ -38,6 +38,9 @@ def person_detail(request, person_id: int):
         "claim": PersonClaim.objects.filter(
             user=request.user, person=person, status=PersonClaim.Status.PENDING
         ).first(),
+        "group_faces": []
+        if person.name
+        else selectors.group_faces_for_naming(user=request.user, person=person),
     }
     return render(request, "tagging/person.html", context)
 
@@ -74,8 +77,18 @@ def person_name(request, person_id: int):
     if not form.is_valid():
         messages.error(request, "A name is needed.")
         return redirect("people")
+    # The naming form lists the group's faces ("shown") with a box each ("faces"):
+    # only the faces the member saw and left ticked are confirmed.
+    shown = [int(i) for i in request.POST.getlist("shown") if i.isdigit()]
+    kept = [int(i) for i in request.POST.getlist("faces") if i.isdigit()]
     try:
-        person = face_actions.person_name(person=person, name=form.cleaned_data["name"], actor=request.user)
+        person = face_actions.person_name(
+            person=person,
+            name=form.cleaned_data["name"],
+            actor=request.user,
+            shown_face_ids=shown if "shown" in request.POST else None,
+            kept_face_ids=kept,
+        )
     except face_actions.NameTaken as taken:
         # Are these the same person? Staff may merge; members are told staff will.
         return render(
