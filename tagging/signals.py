@@ -1,5 +1,7 @@
 """Files follow their rows: whatever deletes a photo or a face (an album, an
-account, the admin, a retry), its files go too, once the deletion is committed."""
+account, the admin, a retry), its files go too, once the deletion is committed.
+Files a store that is down could not delete are deleted later by a task that
+tries again with backoff, so no object outlives its row for long."""
 
 import logging
 
@@ -8,20 +10,49 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from tagging import storage
 from tagging.models import Face, Photo
 
 logger = logging.getLogger(__name__)
 
 
-def files_delete(names) -> None:
-    """Delete stored files now; a file that cannot be deleted is logged, not raised."""
+def files_delete(names, *, later: bool = True) -> None:
+    """Delete stored files now; a file that cannot be deleted is logged, not raised.
+
+    When the store is down, the files left are sent to the ``delete_files``
+    task (``later``), or :class:`storage.StoreUnavailable` is raised (that
+    task's own call, so that it retries).
+    """
+    left = []
     for name in names:
         if not name:
             continue
         try:
             default_storage.delete(name)
-        except OSError:
-            logger.warning("could not delete %s", name)
+        except Exception as error:
+            if storage.is_outage(error):
+                left.append(name)
+            elif isinstance(error, OSError) or storage.is_store_error(error):
+                logger.warning("could not delete %s: %s", name, error)
+            else:
+                raise
+    if not left:
+        return
+    if not later:
+        raise storage.StoreUnavailable(f"{len(left)} files not deleted yet")
+    _delete_later(left)
+
+
+def _delete_later(names: list[str]) -> None:
+    from kombu.exceptions import OperationalError
+
+    from tagging.tasks import delete_files
+
+    logger.warning("media store unavailable; %s files will be deleted later", len(names))
+    try:
+        delete_files.apply_async(args=[names], countdown=30, retry=False)
+    except (OperationalError, OSError):
+        logger.error("broker unavailable too; files not deleted: %s", names)
 
 
 def files_delete_on_commit(names) -> None:

@@ -1,18 +1,21 @@
 """Files, only through access checks. Nothing uploaded is ever at a public URL.
 
-In production (``MEDIA_ACCEL_REDIRECT`` set) the web server sends the bytes:
-the view answers with an ``X-Accel-Redirect`` to an internal-only location.
-The content type is decided here from the file's own bytes, never from the upload.
+From the local file system in production (``MEDIA_ACCEL_REDIRECT`` set) the
+web server sends the bytes: the view answers with an ``X-Accel-Redirect`` to an
+internal-only location. From a bucket (``S3_BUCKET``) the view streams the
+object, or with ``S3_MEDIA_REDIRECT`` redirects to a URL signed for this one
+object that expires within a minute. The content type is decided here from
+the file's own bytes, never from the upload.
 """
 
 import mimetypes
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
-from tagging import access
+from tagging import access, storage
 
 _SIGNATURES = [
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -38,6 +41,21 @@ def _sniff(head: bytes) -> str:
 def _send(file_field, *, content_type: str | None = None, download_name: str | None = None):
     if not file_field:
         raise Http404("not found")
+    if storage.uses_bucket():
+        try:
+            response = _from_bucket(file_field.name, content_type=content_type, download_name=download_name)
+        except FileNotFoundError:
+            raise Http404("not found") from None
+        except storage.StoreUnavailable:
+            return HttpResponse(
+                "The photo store is not answering; try again in a moment.",
+                status=503,
+                content_type="text/plain; charset=utf-8",
+                headers={"Retry-After": "30"},
+            )
+        # Private: a shared cache must never hand one member's photo to another.
+        response.headers.setdefault("Cache-Control", "private, max-age=3600")
+        return response
     try:
         handle = file_field.open("rb")
     except (FileNotFoundError, ValueError):
@@ -53,10 +71,36 @@ def _send(file_field, *, content_type: str | None = None, download_name: str | N
     else:
         response = FileResponse(handle, content_type=content_type)
     if download_name:
-        extension = mimetypes.guess_extension(content_type) or ""
-        response["Content-Disposition"] = f'inline; filename="{download_name}{extension}"'
+        response["Content-Disposition"] = f'inline; filename="{_file_name(download_name, content_type)}"'
     # Private: a shared cache must never hand one member's photo to another.
     response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _file_name(download_name: str, content_type: str) -> str:
+    return download_name + (mimetypes.guess_extension(content_type) or "")
+
+
+def _from_bucket(name: str, *, content_type: str | None, download_name: str | None):
+    if settings.S3_MEDIA_REDIRECT:
+        if content_type is None:
+            content_type = _sniff(storage.file_head(name))
+        filename = _file_name(download_name, content_type) if download_name else None
+        # Never cached: a browser must come back here (and through the access
+        # check) once the signature has expired.
+        response = HttpResponseRedirect(
+            storage.signed_url(name, content_type=content_type, download_name=filename)
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
+    stored = storage.file_read(name)
+    response = StreamingHttpResponse(stored.chunks, content_type=content_type or _sniff(stored.head))
+    if stored.size is not None:
+        response["Content-Length"] = str(stored.size)
+    if download_name:
+        response["Content-Disposition"] = (
+            f'inline; filename="{_file_name(download_name, response["Content-Type"])}"'
+        )
     return response
 
 
