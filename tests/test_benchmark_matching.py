@@ -63,7 +63,33 @@ def test_it_prints_one_json_object_with_the_keys_of_the_issue(report):
         "knn_p95_ms",
         "recall_at_10",
         "recognize_1000_seconds",
+        "recognize_queries_per_face",
+        "index_mb",
+        "pgvector",
+        "halfvec",
+        "iterative_scans",
     }
+
+
+def test_it_builds_with_the_hnsw_parameters_it_is_given(django_db_blocker):
+    out = StringIO()
+    with django_db_blocker.unblock():
+        call_command(
+            "benchmark",
+            "matching",
+            "--faces",
+            "1000",
+            "--m",
+            "8",
+            "--ef-construction",
+            "32",
+            "--json",
+            stdout=out,
+        )
+    report = json.loads(out.getvalue())
+    built = {key for key in report["index_sizes_mb"]}
+    assert built == {"face_embedding_dlib_hnsw", "face_confirmed_dlib_hnsw"}
+    assert report["hnsw"] == {"m": 8, "ef_construction": 32}
 
 
 def test_it_refuses_a_library_smaller_than_its_queries():

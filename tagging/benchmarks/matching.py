@@ -119,14 +119,36 @@ class Library:
     named: set[int]  # the FaceSpace people with a name
 
 
-def run(*, faces: int, as_json: bool, stdout, seed: int = 0) -> dict:
-    """Measure; write a report (or one JSON object) to ``stdout``; return the figures."""
+def run(
+    *,
+    faces: int,
+    as_json: bool,
+    stdout,
+    seed: int = 0,
+    m: int | None = None,
+    ef_construction: int | None = None,
+) -> dict:
+    """Measure; write a report (or one JSON object) to ``stdout``; return the figures.
+
+    ``m`` and ``ef_construction`` build the indexes with other HNSW parameters
+    than the model's (what a migration would change), to compare them on the
+    same library (same ``seed``).
+    """
     say: Callable[[str], None] = (lambda line: None) if as_json else stdout.write
     rng = np.random.default_rng(seed)
     report: dict = {"faces": faces, "seed": seed}
+    global _HNSW_OVERRIDES
+    _HNSW_OVERRIDES = {
+        key: value for key, value in {"m": m, "ef_construction": ef_construction}.items() if value
+    }
     with scratch_database(label="matching"):
         _session_settings(faces)
         notices = _collect_notices()
+        report.update(_server())
+        say(
+            f"PostgreSQL {report['postgresql']}, pgvector {report['pgvector']} "
+            f"(halfvec: {report['halfvec']}, iterative index scans: {report['iterative_scans']})"
+        )
         say(f"Synthetic library of {faces:,} {MODEL} faces (seed {seed})")
         library = _fill(rng, faces, report, say)
         _build_indexes(report, say)
@@ -139,6 +161,23 @@ def run(*, faces: int, as_json: bool, stdout, seed: int = 0) -> dict:
     if as_json:
         stdout.write(json.dumps(report))
     return report
+
+
+def _server() -> dict:
+    """What the server offers: halfvec storage came with pgvector 0.7, iterative
+    index scans (``hnsw.iterative_scan``) with 0.8."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        version = cursor.fetchone()[0]
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    parts = tuple(int(part) for part in version.split(".")[:2])
+    return {
+        "postgresql": server,
+        "pgvector": version,
+        "halfvec": parts >= (0, 7),
+        "iterative_scans": parts >= (0, 8),
+    }
 
 
 def _session_settings(faces: int) -> None:
@@ -303,8 +342,18 @@ def _photos(album: Album, owner, count: int, *, prefix: str) -> np.ndarray:
     return np.array([photo.pk for photo in photos])
 
 
+_HNSW_OVERRIDES: dict[str, int] = {}
+
+
 def _hnsw_indexes() -> list[HnswIndex]:
-    return [index for index in Face._meta.indexes if isinstance(index, HnswIndex)]
+    indexes = [index for index in Face._meta.indexes if isinstance(index, HnswIndex)]
+    if not _HNSW_OVERRIDES:
+        return indexes
+    changed = []
+    for index in indexes:
+        path, args, kwargs = index.deconstruct()
+        changed.append(HnswIndex(*args, **{**kwargs, **_HNSW_OVERRIDES}))
+    return changed
 
 
 def _drop_hnsw_indexes() -> None:
@@ -376,6 +425,8 @@ def _build_indexes(report: dict, say) -> None:
         cursor.execute("SELECT pg_relation_size('tagging_face')")
         table_mb = cursor.fetchone()[0] / 2**20
     report["build_seconds"] = total
+    first = _hnsw_indexes()[0]
+    report["hnsw"] = {"m": first.m, "ef_construction": first.ef_construction}
     report["index_mb"] = sum(sizes.values())
     report["index_sizes_mb"] = sizes
     report["table_mb"] = table_mb

@@ -29,6 +29,10 @@ class Command(BaseCommand):
         matching_parser.add_argument("--faces", type=_face_count, default=100_000)
         matching_parser.add_argument("--seed", type=int, default=0)
         matching_parser.add_argument("--json", action="store_true", dest="as_json")
+        matching_parser.add_argument("--m", type=int, default=None, help="HNSW m instead of the model's")
+        matching_parser.add_argument(
+            "--ef-construction", type=int, default=None, help="HNSW ef_construction instead of the model's"
+        )
         pipeline_parser = benchmarks.add_parser("pipeline", help="photo processing on a folder of photos")
         pipeline_parser.add_argument("path", type=Path)
         pipeline_parser.add_argument("--json", action="store_true", dest="as_json")
@@ -42,7 +46,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, benchmark: str, as_json: bool, **options):
         if benchmark == "matching":
-            matching.run(faces=options["faces"], as_json=as_json, stdout=self.stdout, seed=options["seed"])
+            matching.run(
+                faces=options["faces"],
+                as_json=as_json,
+                stdout=self.stdout,
+                seed=options["seed"],
+                m=options["m"],
+                ef_construction=options["ef_construction"],
+            )
         elif benchmark == "pages":
             from tagging.benchmarks import pages
 
