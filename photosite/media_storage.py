@@ -18,6 +18,7 @@ def s3_storage(
     signed_url_seconds: int = 60,
     connect_timeout: int = 5,
     read_timeout: int = 30,
+    location: str = "",
 ) -> dict:
     """The ``STORAGES["default"]`` entry for a private bucket.
 
@@ -28,6 +29,8 @@ def s3_storage(
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
+            # A folder in the bucket for every key (a bucket shared with other uses).
+            "location": location,
             "endpoint_url": endpoint_url or None,
             "access_key": access_key or None,
             "secret_key": secret_key or None,

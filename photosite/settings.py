@@ -187,6 +187,7 @@ if S3_BUCKET:
         region=env_str("S3_REGION", "us-east-1"),
         addressing_style=env_str("S3_ADDRESSING_STYLE", "path"),
         signed_url_seconds=S3_SIGNED_URL_SECONDS,
+        location=env_str("S3_LOCATION"),
     )
 else:
     _MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}

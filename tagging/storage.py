@@ -91,7 +91,7 @@ def signed_url(name: str, *, content_type: str, download_name: str | None = None
     """
     params = {
         "Bucket": default_storage.bucket_name,
-        "Key": name,
+        "Key": _key(name),
         "ResponseContentType": content_type,
         # Private: a shared cache must never hand one member's photo to another.
         "ResponseCacheControl": f"private, max-age={settings.S3_SIGNED_URL_SECONDS}",
@@ -103,9 +103,16 @@ def signed_url(name: str, *, content_type: str, download_name: str | None = None
     )
 
 
+def _key(name: str) -> str:
+    # The storage's folder in the bucket (S3_LOCATION), as django-storages
+    # prefixes it; stored names are generated, so no path needs cleaning.
+    location = default_storage.location.strip("/")
+    return f"{location}/{name}" if location else name
+
+
 def _get_object(name: str, **extra) -> dict:
     try:
-        return _client().get_object(Bucket=default_storage.bucket_name, Key=name, **extra)
+        return _client().get_object(Bucket=default_storage.bucket_name, Key=_key(name), **extra)
     except ClientError as error:
         if _is_missing(error):
             raise FileNotFoundError(name) from None

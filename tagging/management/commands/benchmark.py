@@ -1,4 +1,5 @@
-"""Measure the site in a scratch database: ``benchmark matching``, ``pipeline PATH`` and ``pages``."""
+"""Measure the site in a scratch database: ``benchmark matching``, ``pipeline PATH``, ``import PATH``
+and ``pages``."""
 
 import argparse
 from pathlib import Path
@@ -37,6 +38,17 @@ class Command(BaseCommand):
         pipeline_parser.add_argument("path", type=Path)
         pipeline_parser.add_argument("--json", action="store_true", dest="as_json")
         pipeline_parser.add_argument("--rounds", type=int, default=3, help="best of this many, per photo")
+        import_parser = benchmarks.add_parser(
+            "import",
+            help="upload, processing and recognition of a folder end to end with real worker processes, "
+            "with 1 and with N of them",
+        )
+        import_parser.add_argument("path", type=Path)
+        import_parser.add_argument("--workers", type=int, default=2)
+        import_parser.add_argument(
+            "--megapixels", type=float, default=None, help="re-encode every photo at about this size first"
+        )
+        import_parser.add_argument("--json", action="store_true", dest="as_json")
         pages_parser = benchmarks.add_parser(
             "pages", help="album page with many photos and people page with many people: time and queries"
         )
@@ -53,6 +65,16 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 m=options["m"],
                 ef_construction=options["ef_construction"],
+            )
+        elif benchmark == "import":
+            from tagging.benchmarks import imports
+
+            imports.run(
+                options["path"],
+                workers=options["workers"],
+                megapixels=options["megapixels"],
+                as_json=as_json,
+                stdout=self.stdout,
             )
         elif benchmark == "pages":
             from tagging.benchmarks import pages
