@@ -26,7 +26,8 @@ def s3_storage(
     role), as on AWS.
     """
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        # django-storages' S3Storage without bucket URLs (see its docstring).
+        "BACKEND": "tagging.storage.PrivateS3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
             # A folder in the bucket for every key (a bucket shared with other uses).

@@ -14,8 +14,25 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils.encoding import filepath_to_uri
+from storages.backends.s3 import S3Storage
 
 _CHUNK = 256 * 1024
+
+
+class PrivateS3Storage(S3Storage):
+    """django-storages' S3 storage, except that ``url()`` gives out no address of
+    the bucket, signed or not.
+
+    Django itself renders ``FieldFile.url`` in places (the admin shows a
+    read-only file field as a link), and such a link would skip the views that
+    check access. As with local files, the answer is a path under the
+    non-public ``MEDIA_URL``; the media views reach the bucket through
+    :func:`file_read` and :func:`signed_url`.
+    """
+
+    def url(self, name, parameters=None, expire=None, http_method=None):
+        return settings.MEDIA_URL + filepath_to_uri(name)
 
 
 class StoreUnavailable(Exception):

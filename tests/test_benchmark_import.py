@@ -40,7 +40,7 @@ def test_it_imports_through_worker_processes_that_read_the_photos_from_the_bucke
         call_command("benchmark", "import", str(folder), "--workers", "2", "--json", stdout=out)
 
     report = json.loads(out.getvalue())
-    assert report["storage"] == "S3Storage"
+    assert report["storage"] == "PrivateS3Storage"
     assert [run["workers"] for run in report["runs"]] == [1, 2]
     for run in report["runs"]:
         # Every photo processed: the workers' own media folder is empty, so

@@ -153,7 +153,7 @@ def test_a_worker_needs_only_the_database_the_broker_and_the_store(tmp_path):
     assert json.loads(answer.stdout.strip().splitlines()[-1]) == [
         "db.example",
         "redis://broker.example:6379/0",
-        "S3Storage",
+        "PrivateS3Storage",
         "photos",
         "http://store.example:8333",
     ]

@@ -178,3 +178,21 @@ def test_a_member_cannot_fetch_another_members_private_original_by_any_url_the_s
         assert _fetch(short)[0] == 403
     else:
         assert _body(response) == (faces_dir / "people/kit_harington/kit_harington_1.jpg").read_bytes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_page_not_even_the_admin_links_to_the_bucket(
+    celery_worker, client, django_user_model, faces_dir, seaweed, s3_media
+):
+    staff = django_user_model.objects.create_superuser(username="root", password="pw-root-12345")
+    album = Album.objects.create(owner=staff, title="Staff's")
+    client.force_login(staff)
+    photo = _wait_done(_upload(client, album, faces_dir / PHOTO))
+    store = urlsplit(seaweed.endpoint_url).netloc
+
+    # Django renders a read-only file field as a link to ``FieldFile.url``.
+    html = client.get(reverse("admin:tagging_photo_change", args=[photo.pk])).content.decode()
+
+    assert photo.original.name in html
+    assert store not in html
+    assert urlsplit(photo.original.url).netloc == ""
