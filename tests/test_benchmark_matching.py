@@ -83,6 +83,8 @@ def test_it_builds_with_the_hnsw_parameters_it_is_given(django_db_blocker):
             "8",
             "--ef-construction",
             "32",
+            "--compare",
+            "4,8",
             "--json",
             stdout=out,
         )
@@ -90,6 +92,17 @@ def test_it_builds_with_the_hnsw_parameters_it_is_given(django_db_blocker):
     built = {key for key in report["index_sizes_mb"]}
     assert built == {"face_embedding_dlib_hnsw", "face_confirmed_dlib_hnsw"}
     assert report["hnsw"] == {"m": 8, "ef_construction": 32}
+    # The side-by-side measurement of another graph on the same faces.
+    compared = report["graph_comparison"]
+    assert {key: (graph["m"], graph["ef_construction"]) for key, graph in compared.items()} == {
+        "model": (8, 32),
+        "against": (4, 8),
+    }
+    for graph in compared.values():
+        assert graph["build_seconds"] > 0 and graph["index_mb"] > 0
+        for figures in graph["ef_search"].values():
+            assert 0.5 < figures["recall_at_10"] <= 1
+            assert 0 < figures["knn_p50_ms"] <= figures["knn_p95_ms"]
 
 
 def test_it_refuses_a_library_smaller_than_its_queries():

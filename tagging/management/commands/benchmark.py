@@ -17,6 +17,14 @@ def _face_count(value: str) -> int:
     return count
 
 
+def _graph(value: str) -> tuple[int, int]:
+    try:
+        m, ef_construction = (int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("M,EF_CONSTRUCTION, e.g. 16,64") from None
+    return m, ef_construction
+
+
 class Command(BaseCommand):
     help = "Benchmarks in a throw-away database on the same server; the site's data is never touched."
 
@@ -33,6 +41,13 @@ class Command(BaseCommand):
         matching_parser.add_argument("--m", type=int, default=None, help="HNSW m instead of the model's")
         matching_parser.add_argument(
             "--ef-construction", type=int, default=None, help="HNSW ef_construction instead of the model's"
+        )
+        matching_parser.add_argument(
+            "--compare",
+            type=_graph,
+            default=None,
+            metavar="M,EF_CONSTRUCTION",
+            help="also measure an HNSW graph with these parameters beside the model's, query by query",
         )
         pipeline_parser = benchmarks.add_parser("pipeline", help="photo processing on a folder of photos")
         pipeline_parser.add_argument("path", type=Path)
@@ -65,6 +80,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 m=options["m"],
                 ef_construction=options["ef_construction"],
+                compare=options["compare"],
             )
         elif benchmark == "import":
             from tagging.benchmarks import imports
