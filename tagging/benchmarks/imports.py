@@ -15,6 +15,7 @@ down, JPEG quality 92), so small test photos cost what a camera's do.
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,7 @@ def _worker_env(queue: str, media: Path, extra: dict[str, str]) -> dict[str, str
 def _start_workers(count: int, queue: str, media: Path, extra: dict, log: Path) -> subprocess.Popen:
     args = [sys.executable, "-m", "celery", "-A", "photosite", "worker", "--pool", "prefork"]
     args += ["--concurrency", str(count), "--queues", queue, "--loglevel", "WARNING", "--without-heartbeat"]
-    args += ["--without-gossip", "--without-mingle", "--hostname", f"benchmark-{os.getpid()}-{count}@%h"]
+    args += ["--without-gossip", "--without-mingle", "--hostname", _hostname(count)]
     with log.open("ab") as out:
         return subprocess.Popen(
             args,
@@ -127,24 +128,30 @@ def _queued(queue: str) -> int:
         return conn.default_channel.client.llen(queue)
 
 
-def _idle(queue: str, hostname_prefix: str) -> bool:
+def _hostname(count: int) -> str:
+    return f"benchmark-{os.getpid()}-{count}@{socket.gethostname()}"
+
+
+def _idle(queue: str, hostname: str) -> bool:
     """Nothing queued and nothing running on the benchmark's workers."""
     if _queued(queue):
         return False
-    inspector = app.control.inspect(timeout=1.0)
-    for answer in (inspector.active() or {}, inspector.reserved() or {}, inspector.scheduled() or {}):
-        if any(tasks for name, tasks in answer.items() if name.startswith(hostname_prefix)):
+    # One worker to hear from: the answer comes as soon as it replied, instead
+    # of after the whole timeout, which would be counted as work.
+    inspector = app.control.inspect(destination=[hostname], timeout=5.0, limit=1)
+    for answer in (inspector.active(), inspector.reserved(), inspector.scheduled()):
+        if answer is None or any(answer.values()):
             return False
     return True
 
 
-def _wait(ids: list[int], queue: str, prefix: str, worker: subprocess.Popen, seconds: float) -> None:
+def _wait(ids: list[int], queue: str, hostname: str, worker: subprocess.Popen, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while True:
         if worker.poll() is not None:
             raise RuntimeError(f"the workers exited with {worker.returncode}")
         settled = Photo.objects.filter(pk__in=ids, status__in=_SETTLED).count()
-        if settled == len(ids) and _idle(queue, prefix):
+        if settled == len(ids) and _idle(queue, hostname):
             return
         if time.monotonic() > deadline:
             raise RuntimeError(f"{len(ids) - settled} photos not processed after {seconds} s")
@@ -154,7 +161,7 @@ def _wait(ids: list[int], queue: str, prefix: str, worker: subprocess.Popen, sec
 def _one_run(files: list[Path], workers: int, log: Path) -> dict:
     queue = f"photosite-benchmark-{os.getpid()}-{workers}"
     previous_queue = app.conf.task_default_queue
-    prefix = f"benchmark-{os.getpid()}-{workers}@"
+    hostname = _hostname(workers)
     with (
         scratch_database(label=f"import{workers}") as media,
         _scratch_bucket_folder(f"scratch-import-{os.getpid()}-{workers}") as extra,
@@ -173,7 +180,7 @@ def _one_run(files: list[Path], workers: int, log: Path) -> dict:
                     warm_ids.append(
                         photo_upload(album=warm, uploader=owner, source=source, name=file.name).pk
                     )
-            _wait(warm_ids, queue, prefix, worker, seconds=600)
+            _wait(warm_ids, queue, hostname, worker, seconds=600)
 
             album = Album.objects.create(owner=owner, title="import")
             cpu_before, busy_before = _tree_cpu_seconds(worker.pid), _machine_busy_seconds()
@@ -188,7 +195,7 @@ def _one_run(files: list[Path], workers: int, log: Path) -> dict:
                     except UploadRejected:
                         rejected += 1  # a duplicate in the folder, as a member's upload would be told
             uploaded = time.perf_counter() - started
-            _wait(ids, queue, prefix, worker, seconds=3600)
+            _wait(ids, queue, hostname, worker, seconds=3600)
             elapsed = time.perf_counter() - started
             worker_cpu = _tree_cpu_seconds(worker.pid) - cpu_before
             machine_busy = _machine_busy_seconds() - busy_before
