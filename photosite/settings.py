@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from photosite import embedded
 from photosite.env import env_bool, env_float, env_int, env_list, env_str
+from photosite.media_storage import s3_storage
 from photosite.secret_key import secret_key_load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -222,6 +223,32 @@ if SIGNUP not in {"closed", "invitation", "open"}:
     raise ImproperlyConfigured(f"SIGNUP={SIGNUP!r}: use closed, invitation or open")
 # Days an invitation link stays valid.
 INVITATION_DAYS = env_int("INVITATION_DAYS", 14)
+
+# Media in an S3-compatible store (AWS S3, SeaweedFS, MinIO, Ceph...) when
+# S3_BUCKET is set, so that workers on other machines read the same files;
+# otherwise MEDIA_ROOT on this machine. The bucket stays private: members get
+# files only through the views that check access, streamed by Django or, with
+# S3_MEDIA_REDIRECT, by a redirect to a URL signed for S3_SIGNED_URL_SECONDS.
+S3_BUCKET = env_str("S3_BUCKET")
+S3_MEDIA_REDIRECT = env_bool("S3_MEDIA_REDIRECT", False)
+S3_SIGNED_URL_SECONDS = env_int("S3_SIGNED_URL_SECONDS", 60)
+# The store's address as browsers reach it, for signed redirects, when the
+# web and workers use an internal one (S3_ENDPOINT_URL). Unset: the same.
+S3_PUBLIC_ENDPOINT_URL = env_str("S3_PUBLIC_ENDPOINT_URL")
+if S3_BUCKET:
+    _MEDIA_STORAGE = s3_storage(
+        bucket=S3_BUCKET,
+        endpoint_url=env_str("S3_ENDPOINT_URL"),
+        access_key=env_str("S3_ACCESS_KEY_ID"),
+        secret_key=env_str("S3_SECRET_ACCESS_KEY"),
+        region=env_str("S3_REGION", "us-east-1"),
+        addressing_style=env_str("S3_ADDRESSING_STYLE", "path"),
+        signed_url_seconds=S3_SIGNED_URL_SECONDS,
+        location=env_str("S3_LOCATION"),
+    )
+else:
+    _MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES["default"] = _MEDIA_STORAGE
 
 # Upload limits, enforced by the server whatever the page does.
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50_000_000)

@@ -7,6 +7,7 @@ loads all embeddings.
 """
 
 import contextlib
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -52,16 +53,40 @@ def hnsw_search(*, ef_search: int | None = None):
 
     pgvector 0.6 filters rows *after* the index returned its ``ef_search``
     candidates, so a selective filter can leave fewer results than asked for.
-    A wider list keeps such queries complete. ``SET LOCAL`` ends with the
+    A wider list keeps such queries complete; where the server has iterative
+    scans (pgvector 0.8+, e.g. the compose image), they are turned on too. ``SET LOCAL`` ends with the
     transaction, so other queries keep the cheap default.
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true)",
-                [str(ef_search or settings.FACE_FILTERED_EF_SEARCH)],
-            )
+            if _iterative_scans(connection.alias):
+                # pgvector 0.8+ goes on scanning the graph until the filter let
+                # enough rows through, in order of distance.
+                cursor.execute(
+                    "SELECT set_config('hnsw.ef_search', %s, true), "
+                    "set_config('hnsw.iterative_scan', 'strict_order', true)",
+                    [str(ef_search or settings.FACE_FILTERED_EF_SEARCH)],
+                )
+            else:
+                cursor.execute(
+                    "SELECT set_config('hnsw.ef_search', %s, true)",
+                    [str(ef_search or settings.FACE_FILTERED_EF_SEARCH)],
+                )
         yield
+
+
+@functools.cache
+def _iterative_scans(alias: str) -> bool:
+    """Whether the server's pgvector has iterative index scans (0.8+). Asked
+    once per process: pgvector reserves the ``hnsw.`` prefix, so naming the
+    setting on an older one is an error, not a no-op."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    major, minor = (int(part) for part in row[0].split(".")[:2])
+    return (major, minor) >= (0, 8)
 
 
 @dataclass(frozen=True)

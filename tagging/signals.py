@@ -1,5 +1,6 @@
 """Files follow their rows: whatever deletes a photo or a face (an album, an
-account, the admin, a retry), its files go too, once the deletion is committed."""
+account, the admin, a retry), its files go too, once the deletion is committed
+(see tagging/files.py)."""
 
 from django.db.models.signals import post_delete
 from django.dispatch import receiver

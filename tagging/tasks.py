@@ -10,6 +10,7 @@ from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
 
+from tagging import files, storage
 from tagging.models import Photo
 from tagging.services import health, pipeline, privacy, recognition
 
@@ -40,6 +41,18 @@ def process_photo(self, photo_id: int) -> None:
 )
 def recognize_photo(photo_id: int) -> None:
     recognition.photo_recognize(photo_id=photo_id)
+
+
+@shared_task(
+    autoretry_for=(storage.StoreUnavailable,),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    retry_jitter=True,
+    max_retries=30,
+)
+def delete_files(names: list[str]) -> None:
+    """Files whose rows are gone, left when the media store was down."""
+    files.files_delete(names, later=False)
 
 
 @shared_task

@@ -180,3 +180,26 @@ def page(browser):
     context.close()
     # Every page the test visited lived within the site's content security policy.
     assert violations == []
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """One real SeaweedFS server (S3 gateway) for the session's storage tests."""
+    from tests.seaweed import SeaweedServer
+
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweed"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_media(seaweed, settings):
+    """Media in a bucket of this test's own on the real SeaweedFS server, exactly
+    as ``S3_BUCKET`` and friends configure it."""
+    import uuid
+
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    seaweed.client().create_bucket(Bucket=bucket)
+    settings.STORAGES = {**settings.STORAGES, "default": seaweed.storage_settings(bucket)}
+    return bucket

@@ -63,7 +63,46 @@ def test_it_prints_one_json_object_with_the_keys_of_the_issue(report):
         "knn_p95_ms",
         "recall_at_10",
         "recognize_1000_seconds",
+        "recognize_queries_per_face",
+        "index_mb",
+        "pgvector",
+        "halfvec",
+        "iterative_scans",
     }
+
+
+def test_it_builds_with_the_hnsw_parameters_it_is_given(django_db_blocker):
+    out = StringIO()
+    with django_db_blocker.unblock():
+        call_command(
+            "benchmark",
+            "matching",
+            "--faces",
+            "1000",
+            "--m",
+            "8",
+            "--ef-construction",
+            "32",
+            "--compare",
+            "4,8",
+            "--json",
+            stdout=out,
+        )
+    report = json.loads(out.getvalue())
+    built = {key for key in report["index_sizes_mb"]}
+    assert built == {"face_embedding_dlib_hnsw", "face_confirmed_dlib_hnsw"}
+    assert report["hnsw"] == {"m": 8, "ef_construction": 32}
+    # The side-by-side measurement of another graph on the same faces.
+    compared = report["graph_comparison"]
+    assert {key: (graph["m"], graph["ef_construction"]) for key, graph in compared.items()} == {
+        "model": (8, 32),
+        "against": (4, 8),
+    }
+    for graph in compared.values():
+        assert graph["build_seconds"] > 0 and graph["index_mb"] > 0
+        for figures in graph["ef_search"].values():
+            assert 0.5 < figures["recall_at_10"] <= 1
+            assert 0 < figures["knn_p50_ms"] <= figures["knn_p95_ms"]
 
 
 def test_it_refuses_a_library_smaller_than_its_queries():

@@ -115,3 +115,73 @@ def test_workers_scale_and_beat_stays_one():
     # A fixed name: compose refuses to run a second beat.
     assert beat["container_name"]
     assert [name for name, s in services.items() if "beat" in s.get("command", [])] == ["beat"]
+
+
+def test_compose_offers_seaweedfs_for_media_and_scales_workers():
+    services = _compose()["services"]
+    store = services["seaweedfs"]
+
+    # Optional: without the profile, media stay on the shared volume.
+    assert store["profiles"] == ["s3"]
+    assert store["image"].startswith("chrislusf/seaweedfs:")
+    assert store["command"][0] == "mini"
+    # Its S3 gateway answers signed requests only (one identity from these),
+    # and nothing of it is published outside the compose network.
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(store["environment"])
+    assert "ports" not in store
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["S3_ENDPOINT_URL"] == "${S3_ENDPOINT_URL:-http://seaweedfs:8333}"
+        assert {"S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"} <= set(env)
+    # `--scale worker=N` needs a worker with no fixed name and no host port.
+    worker = services["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+
+
+def test_a_worker_needs_only_the_database_the_broker_and_the_store(tmp_path):
+    """A worker on another machine: no shared folder, just three kinds of variable."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_", "CELERY_", "S3_", "MEDIA_", "PHOTOSITE_"))
+    }
+    env.update(
+        {
+            "DATABASE_URL": "postgres://photosite:secret@db.example:5432/photosite",
+            "CELERY_BROKER_URL": "redis://broker.example:6379/0",
+            "S3_BUCKET": "photos",
+            "S3_ENDPOINT_URL": "http://store.example:8333",
+            "S3_ACCESS_KEY_ID": "key",
+            "S3_SECRET_ACCESS_KEY": "secret",
+            "DEBUG": "0",
+            "SECRET_KEY": "x" * 50,
+        }
+    )
+    probe = (
+        "import django, json; django.setup(); "
+        "from django.conf import settings; from django.core.files.storage import default_storage as s; "
+        "print(json.dumps([settings.DATABASES['default']['HOST'], settings.CELERY_BROKER_URL, "
+        "type(s._wrapped if s.bucket_name else s).__name__, s.bucket_name, s.endpoint_url]))"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "photosite.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    import json
+
+    assert json.loads(answer.stdout.strip().splitlines()[-1]) == [
+        "db.example",
+        "redis://broker.example:6379/0",
+        "PrivateS3Storage",
+        "photos",
+        "http://store.example:8333",
+    ]

@@ -119,18 +119,44 @@ class Library:
     named: set[int]  # the FaceSpace people with a name
 
 
-def run(*, faces: int, as_json: bool, stdout, seed: int = 0) -> dict:
-    """Measure; write a report (or one JSON object) to ``stdout``; return the figures."""
+def run(
+    *,
+    faces: int,
+    as_json: bool,
+    stdout,
+    seed: int = 0,
+    m: int | None = None,
+    ef_construction: int | None = None,
+    compare: tuple[int, int] | None = None,
+) -> dict:
+    """Measure; write a report (or one JSON object) to ``stdout``; return the figures.
+
+    ``m`` and ``ef_construction`` build the indexes with other HNSW parameters
+    than the model's (what a migration would change), to compare them on the
+    same library (same ``seed``). ``compare`` (m, ef_construction) also
+    measures such a graph side by side with the model's, in this run.
+    """
     say: Callable[[str], None] = (lambda line: None) if as_json else stdout.write
     rng = np.random.default_rng(seed)
     report: dict = {"faces": faces, "seed": seed}
+    global _HNSW_OVERRIDES
+    _HNSW_OVERRIDES = {
+        key: value for key, value in {"m": m, "ef_construction": ef_construction}.items() if value
+    }
     with scratch_database(label="matching"):
         _session_settings(faces)
         notices = _collect_notices()
+        report.update(_server())
+        say(
+            f"PostgreSQL {report['postgresql']}, pgvector {report['pgvector']} "
+            f"(halfvec: {report['halfvec']}, iterative index scans: {report['iterative_scans']})"
+        )
         say(f"Synthetic library of {faces:,} {MODEL} faces (seed {seed})")
         library = _fill(rng, faces, report, say)
         _build_indexes(report, say)
         _nearest(rng, library, report, say)
+        if compare:
+            _compare_graphs(rng, library, report, say, compare)
         _confirmed_nearest(rng, library, report, say)
         _recognize(rng, library, report, say)
         report["server_notices"] = sorted(set(notices))
@@ -139,6 +165,23 @@ def run(*, faces: int, as_json: bool, stdout, seed: int = 0) -> dict:
     if as_json:
         stdout.write(json.dumps(report))
     return report
+
+
+def _server() -> dict:
+    """What the server offers: halfvec storage came with pgvector 0.7, iterative
+    index scans (``hnsw.iterative_scan``) with 0.8."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        version = cursor.fetchone()[0]
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    parts = tuple(int(part) for part in version.split(".")[:2])
+    return {
+        "postgresql": server,
+        "pgvector": version,
+        "halfvec": parts >= (0, 7),
+        "iterative_scans": parts >= (0, 8),
+    }
 
 
 def _session_settings(faces: int) -> None:
@@ -303,8 +346,18 @@ def _photos(album: Album, owner, count: int, *, prefix: str) -> np.ndarray:
     return np.array([photo.pk for photo in photos])
 
 
+_HNSW_OVERRIDES: dict[str, int] = {}
+
+
 def _hnsw_indexes() -> list[HnswIndex]:
-    return [index for index in Face._meta.indexes if isinstance(index, HnswIndex)]
+    indexes = [index for index in Face._meta.indexes if isinstance(index, HnswIndex)]
+    if not _HNSW_OVERRIDES:
+        return indexes
+    changed = []
+    for index in indexes:
+        path, args, kwargs = index.deconstruct()
+        changed.append(HnswIndex(*args, **{**kwargs, **_HNSW_OVERRIDES}))
+    return changed
 
 
 def _drop_hnsw_indexes() -> None:
@@ -376,6 +429,8 @@ def _build_indexes(report: dict, say) -> None:
         cursor.execute("SELECT pg_relation_size('tagging_face')")
         table_mb = cursor.fetchone()[0] / 2**20
     report["build_seconds"] = total
+    first = _hnsw_indexes()[0]
+    report["hnsw"] = {"m": first.m, "ef_construction": first.ef_construction}
     report["index_mb"] = sum(sizes.values())
     report["index_sizes_mb"] = sizes
     report["table_mb"] = table_mb
@@ -441,6 +496,89 @@ def _nearest(rng: np.random.Generator, library: Library, report: dict, say) -> N
             f"  with ef_search {ef_search}: p50 {figures['knn_p50_ms']:.2f} ms, "
             f"p95 {figures['knn_p95_ms']:.2f} ms, recall@10 {figures['recall_at_10']:.4f}"
         )
+
+
+COMPARE_EF_SEARCH = (40, 80, 120, 160, 200)
+
+
+def _compare_graphs(rng: np.random.Generator, library: Library, report: dict, say, against: tuple[int, int]):
+    """The model's HNSW parameters against others, on copies of the same faces, in one run.
+
+    Each copy gets its own graph; every query runs on both, one after the
+    other, so that whatever else loads the machine weighs on both alike and
+    the ratios hold even where the absolute times do not.
+    """
+    model = _hnsw_indexes()[0]
+    # label: (m, ef_construction, storage type); halfvec (pgvector 0.7+) stores
+    # each dimension in 2 bytes instead of 4.
+    graphs = {"model": (model.m, model.ef_construction, "vector"), "against": (*against, "vector")}
+    if report["halfvec"]:
+        graphs["model_halfvec"] = (model.m, model.ef_construction, "halfvec")
+    results: dict = {}
+    with connection.cursor() as cursor:
+        for label, (m, ef_construction, kind) in graphs.items():
+            cursor.execute(
+                f"CREATE TABLE graph_{label} AS SELECT id, embedding::{kind}({DIMENSIONS}) AS embedding "  # noqa: S608
+                "FROM tagging_face WHERE model_name = %s",
+                [MODEL],
+            )
+            start = time.perf_counter()
+            cursor.execute(
+                f"CREATE INDEX graph_{label}_hnsw ON graph_{label} USING hnsw (embedding {kind}_cosine_ops) "
+                f"WITH (m = {int(m)}, ef_construction = {int(ef_construction)})"
+            )
+            seconds = time.perf_counter() - start
+            cursor.execute("SELECT pg_relation_size(%s::regclass)", [f"graph_{label}_hnsw"])
+            results[label] = {
+                "m": m,
+                "ef_construction": ef_construction,
+                "type": kind,
+                "build_seconds": seconds,
+                "index_mb": cursor.fetchone()[0] / 2**20,
+                "ef_search": {},
+            }
+        queries, _ = _query_faces(rng, library, WARM_UP + QUERIES)
+        exact = _exact(library.embeddings, library.ids, queries[WARM_UP:])
+        for ef_search in COMPARE_EF_SEARCH:
+            cursor.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(ef_search)])
+            timings: dict = {label: ([], []) for label in graphs}
+            for position, query in enumerate(queries):
+                vector = "[" + ",".join(f"{value:.9g}" for value in query.tolist()) + "]"
+                # Alternating which goes first: neither profits from the other's cache.
+                order = list(graphs) if position % 2 else list(reversed(graphs))
+                for label in order:
+                    kind = graphs[label][2]
+                    start = time.perf_counter()
+                    cursor.execute(
+                        f"SELECT id FROM graph_{label} ORDER BY embedding <=> %s::{kind}({DIMENSIONS}) "  # noqa: S608
+                        f"LIMIT {NEIGHBOURS}",
+                        [vector],
+                    )
+                    ids = [row[0] for row in cursor.fetchall()]
+                    if position >= WARM_UP:
+                        timings[label][0].append(time.perf_counter() - start)
+                        timings[label][1].append(ids)
+            for label, (latencies, found) in timings.items():
+                results[label]["ef_search"][ef_search] = {
+                    "knn_p50_ms": float(np.percentile(latencies, 50) * 1000),
+                    "knn_p95_ms": float(np.percentile(latencies, 95) * 1000),
+                    "recall_at_10": _recall(found, exact),
+                }
+        cursor.execute("SELECT set_config('hnsw.ef_search', %s, false)", [str(report["ef_search"])])
+        for label in graphs:
+            cursor.execute(f"DROP TABLE graph_{label}")
+    report["graph_comparison"] = results
+    say("HNSW graphs compared on copies of the same faces, each query on both in turn")
+    for label, figures in results.items():
+        say(
+            f"  {label}: {figures['type']}, m={figures['m']}, ef_construction={figures['ef_construction']}: "
+            f"build {figures['build_seconds']:.1f} s, {figures['index_mb']:.1f} MB"
+        )
+        for ef_search, row in figures["ef_search"].items():
+            say(
+                f"    ef_search {ef_search}: p50 {row['knn_p50_ms']:.2f} ms, p95 {row['knn_p95_ms']:.2f} ms, "
+                f"recall@10 {row['recall_at_10']:.4f}"
+            )
 
 
 def _figure(value: float | None) -> str:

@@ -19,21 +19,23 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from PIL import Image
 
-from tagging import face_engine
+from tagging import face_engine, storage
 from tagging.files import files_delete, files_delete_on_commit
 from tagging.models import Face, Photo, crop_path, preview_path, thumbnail_path
 from tagging.services.images import ImageRejected, LoadedImage, image_load, jpeg_bytes
 from tagging.services.metadata import jpeg_strip_metadata
+from tagging.storage import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-# Errors that say nothing about the photo: the database or the broker was
-# unreachable for a moment. The task retries them with backoff.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, ConnectionError)
+# Errors that say nothing about the photo: the database, the broker or the
+# media store was unreachable for a moment. The task retries them with backoff.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, ConnectionError, StoreUnavailable)
 
 THUMBNAIL_SIDE = 480
 CROP_SIDE = 224
@@ -107,6 +109,11 @@ def photo_process(*, photo_id: int, token: str | None = None) -> Photo | None:
     except SoftTimeLimitExceeded:
         photo_release(photo_id=photo_id, token=token, reason="processing took longer than the time limit")
         raise
+    except StoreUnavailable as error:
+        # Nothing wrong with the photo: an outage of the store, however long,
+        # must not use up its attempts and fail it for good.
+        photo_release(photo_id=photo_id, token=token, reason=f"temporary error: {error}", spend_attempt=False)
+        raise
     except TRANSIENT_ERRORS as error:
         photo_release(photo_id=photo_id, token=token, reason=f"temporary error: {error}")
         raise
@@ -125,8 +132,16 @@ def photo_analyse(*, photo: Photo) -> Analysis:
     """Everything slow, outside any transaction: decode, faces, derivatives."""
     try:
         source = photo.original.open("rb")
+        # A bucket's object is fetched on the first read: here, where an outage
+        # can still be told apart from a file that does not decode.
+        source.read(1)
+        source.seek(0)
     except (FileNotFoundError, ValueError):
         raise ImageRejected("the original file is missing from storage") from None
+    except Exception as error:
+        if storage.is_outage(error):
+            raise StoreUnavailable(f"the photo store is not answering: {error}") from error
+        raise
     with source:
         loaded = image_load(
             source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
@@ -235,8 +250,17 @@ def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Pho
     written: list[str] = []
 
     def store(path_function, content: bytes) -> str:
-        name = default_storage.save(path_function(None, ""), ContentFile(content))
-        written.append(name)
+        # Listed before the write: an object may be stored even when the
+        # store's answer is lost, and must then be deleted like the others.
+        intended = path_function(None, "")
+        written.append(intended)
+        try:
+            name = default_storage.save(intended, ContentFile(content))
+        except Exception as error:
+            if storage.is_outage(error):
+                raise StoreUnavailable(f"the photo store is not answering: {error}") from error
+            raise
+        written[-1] = name
         return name
 
     try:
@@ -384,11 +408,24 @@ def photo_fail(*, photo_id: int, token: str, reason: str) -> None:
     )
 
 
-def photo_release(*, photo_id: int, token: str, reason: str) -> None:
-    """Give the photo back after an error: pending for another try, or failed for good."""
+def photo_release(*, photo_id: int, token: str, reason: str, spend_attempt: bool = True) -> None:
+    """Give the photo back after an error: pending for another try, or failed for good.
+
+    ``spend_attempt=False`` gives back the attempt its claim counted: the
+    error was not the photo's (the media store was down).
+    """
     try:
         photo = Photo.objects.filter(pk=photo_id, claimed_by=token).only("attempts").first()
         if photo is None:
+            return
+        if not spend_attempt:
+            Photo.objects.filter(pk=photo_id, claimed_by=token).update(
+                status=Photo.Status.PENDING,
+                error=reason[:2000],
+                claimed_by="",
+                attempts=Greatest(F("attempts") - 1, 0),
+                status_changed_at=timezone.now(),
+            )
             return
         if photo.attempts >= settings.FACE_MAX_ATTEMPTS:
             photo_fail(

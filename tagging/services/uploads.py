@@ -13,7 +13,9 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from kombu.exceptions import OperationalError
 
-from tagging.models import Album, Photo
+from tagging import storage
+from tagging.files import files_delete
+from tagging.models import Album, Photo, original_path
 from tagging.services.images import ImageRejected, image_inspect
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,17 @@ def photo_upload(
     photo = Photo(
         album=album, uploaded_by=uploader, content_hash=digest, display_name=display_name_clean(name)
     )
-    photo.original.save("original", File(source), save=False)
+    intended = original_path(photo, name)
+    try:
+        photo.original.name = default_storage.save(intended, File(source))
+    except Exception as error:
+        if not storage.is_outage(error):
+            raise
+        # The store may have written the object before its answer was lost.
+        files_delete([intended])
+        raise UploadRejected(
+            "the photo store is not answering; nothing was saved, try again in a moment"
+        ) from None
     try:
         with transaction.atomic():
             photo.save()
@@ -88,8 +100,12 @@ def photo_upload(
                 transaction.on_commit(lambda: photo_enqueue(photo_id=photo.pk))
     except IntegrityError:
         # The same file uploaded twice at once: the unique constraint let one in.
-        default_storage.delete(photo.original.name)
+        files_delete([photo.original.name])
         raise UploadRejected("already in this album") from None
+    except BaseException:
+        # No row (the database failed, the request was cut): no file either.
+        files_delete([photo.original.name])
+        raise
     return photo
 
 

@@ -1,18 +1,21 @@
 """Files, only through access checks. Nothing uploaded is ever at a public URL.
 
-In production (``MEDIA_ACCEL_REDIRECT`` set) the web server sends the bytes:
-the view answers with an ``X-Accel-Redirect`` to an internal-only location.
-The content type is decided here from the file's own bytes, never from the upload.
+From the local file system in production (``MEDIA_ACCEL_REDIRECT`` set) the
+web server sends the bytes: the view answers with an ``X-Accel-Redirect`` to an
+internal-only location. From a bucket (``S3_BUCKET``) the view streams the
+object, or with ``S3_MEDIA_REDIRECT`` redirects to a URL signed for this one
+object that expires within a minute. The content type is decided here from
+the file's own bytes, never from the upload.
 """
 
 import mimetypes
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
-from tagging import access
+from tagging import access, storage
 from tagging.services.metadata import original_for_others
 
 _SIGNATURES = [
@@ -36,9 +39,37 @@ def _sniff(head: bytes) -> str:
     return "application/octet-stream"
 
 
+def _store_unavailable() -> HttpResponse:
+    return HttpResponse(
+        "The photo store is not answering; try again in a moment.",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+        headers={"Retry-After": "30"},
+    )
+
+
+def _read(file_field) -> bytes:
+    """The whole file, from the bucket or the folder. Raises FileNotFoundError, or
+    ``storage.StoreUnavailable`` while the store is down."""
+    if storage.uses_bucket():
+        return b"".join(storage.file_read(file_field.name).chunks)
+    with file_field.open("rb") as handle:
+        return handle.read()
+
+
 def _send(file_field, *, content_type: str | None = None, download_name: str | None = None):
     if not file_field:
         raise Http404("not found")
+    if storage.uses_bucket():
+        try:
+            response = _from_bucket(file_field.name, content_type=content_type, download_name=download_name)
+        except FileNotFoundError:
+            raise Http404("not found") from None
+        except storage.StoreUnavailable:
+            return _store_unavailable()
+        # Private: a shared cache must never hand one member's photo to another.
+        response.headers.setdefault("Cache-Control", "private, max-age=3600")
+        return response
     try:
         handle = file_field.open("rb")
     except (FileNotFoundError, ValueError):
@@ -58,10 +89,36 @@ def _send(file_field, *, content_type: str | None = None, download_name: str | N
 
 def _headed(response, *, content_type: str, download_name: str | None):
     if download_name:
-        extension = mimetypes.guess_extension(content_type) or ""
-        response["Content-Disposition"] = f'inline; filename="{download_name}{extension}"'
+        response["Content-Disposition"] = f'inline; filename="{_file_name(download_name, content_type)}"'
     # Private: a shared cache must never hand one member's photo to another.
     response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _file_name(download_name: str, content_type: str) -> str:
+    return download_name + (mimetypes.guess_extension(content_type) or "")
+
+
+def _from_bucket(name: str, *, content_type: str | None, download_name: str | None):
+    if settings.S3_MEDIA_REDIRECT:
+        if content_type is None:
+            content_type = _sniff(storage.file_head(name))
+        filename = _file_name(download_name, content_type) if download_name else None
+        # Never cached: a browser must come back here (and through the access
+        # check) once the signature has expired.
+        response = HttpResponseRedirect(
+            storage.signed_url(name, content_type=content_type, download_name=filename)
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
+    stored = storage.file_read(name)
+    response = StreamingHttpResponse(stored.chunks, content_type=content_type or _sniff(stored.head))
+    if stored.size is not None:
+        response["Content-Length"] = str(stored.size)
+    if download_name:
+        response["Content-Disposition"] = (
+            f'inline; filename="{_file_name(download_name, response["Content-Type"])}"'
+        )
     return response
 
 
@@ -76,10 +133,11 @@ def photo_original(request, photo_id: int):
     if not photo.original:
         raise Http404("not found")
     try:
-        with photo.original.open("rb") as handle:
-            data = handle.read()
+        data = _read(photo.original)
     except (FileNotFoundError, ValueError):
         raise Http404("not found") from None
+    except storage.StoreUnavailable:
+        return _store_unavailable()
     cleaned = original_for_others(data)
     if cleaned is None:
         raise Http404("not found")

@@ -1,4 +1,5 @@
-"""Measure the site in a scratch database: ``benchmark matching``, ``pipeline PATH`` and ``pages``."""
+"""Measure the site in a scratch database: ``benchmark matching``, ``pipeline PATH``, ``import PATH``
+and ``pages``."""
 
 import argparse
 from pathlib import Path
@@ -16,6 +17,14 @@ def _face_count(value: str) -> int:
     return count
 
 
+def _graph(value: str) -> tuple[int, int]:
+    try:
+        m, ef_construction = (int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("M,EF_CONSTRUCTION, e.g. 16,64") from None
+    return m, ef_construction
+
+
 class Command(BaseCommand):
     help = "Benchmarks in a throw-away database on the same server; the site's data is never touched."
 
@@ -29,10 +38,32 @@ class Command(BaseCommand):
         matching_parser.add_argument("--faces", type=_face_count, default=100_000)
         matching_parser.add_argument("--seed", type=int, default=0)
         matching_parser.add_argument("--json", action="store_true", dest="as_json")
+        matching_parser.add_argument("--m", type=int, default=None, help="HNSW m instead of the model's")
+        matching_parser.add_argument(
+            "--ef-construction", type=int, default=None, help="HNSW ef_construction instead of the model's"
+        )
+        matching_parser.add_argument(
+            "--compare",
+            type=_graph,
+            default=None,
+            metavar="M,EF_CONSTRUCTION",
+            help="also measure an HNSW graph with these parameters beside the model's, query by query",
+        )
         pipeline_parser = benchmarks.add_parser("pipeline", help="photo processing on a folder of photos")
         pipeline_parser.add_argument("path", type=Path)
         pipeline_parser.add_argument("--json", action="store_true", dest="as_json")
         pipeline_parser.add_argument("--rounds", type=int, default=3, help="best of this many, per photo")
+        import_parser = benchmarks.add_parser(
+            "import",
+            help="upload, processing and recognition of a folder end to end with real worker processes, "
+            "with 1 and with N of them",
+        )
+        import_parser.add_argument("path", type=Path)
+        import_parser.add_argument("--workers", type=int, default=2)
+        import_parser.add_argument(
+            "--megapixels", type=float, default=None, help="re-encode every photo at about this size first"
+        )
+        import_parser.add_argument("--json", action="store_true", dest="as_json")
         pages_parser = benchmarks.add_parser(
             "pages", help="album page with many photos and people page with many people: time and queries"
         )
@@ -42,7 +73,25 @@ class Command(BaseCommand):
 
     def handle(self, *args, benchmark: str, as_json: bool, **options):
         if benchmark == "matching":
-            matching.run(faces=options["faces"], as_json=as_json, stdout=self.stdout, seed=options["seed"])
+            matching.run(
+                faces=options["faces"],
+                as_json=as_json,
+                stdout=self.stdout,
+                seed=options["seed"],
+                m=options["m"],
+                ef_construction=options["ef_construction"],
+                compare=options["compare"],
+            )
+        elif benchmark == "import":
+            from tagging.benchmarks import imports
+
+            imports.run(
+                options["path"],
+                workers=options["workers"],
+                megapixels=options["megapixels"],
+                as_json=as_json,
+                stdout=self.stdout,
+            )
         elif benchmark == "pages":
             from tagging.benchmarks import pages
 
