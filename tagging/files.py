@@ -11,7 +11,7 @@ import logging
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from tagging import storage
+from tagging import queue, storage
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +40,7 @@ def files_delete(names, *, later: bool = True) -> None:
         return
     if not later:
         raise storage.StoreUnavailable(f"{len(left)} files not deleted yet")
-    _delete_later(left)
-
-
-def _delete_later(names: list[str]) -> None:
-    from kombu.exceptions import OperationalError
-
-    from tagging.tasks import delete_files
-
-    logger.warning("media store unavailable; %s files will be deleted later", len(names))
-    try:
-        delete_files.apply_async(args=[names], countdown=30, retry=False)
-    except (OperationalError, OSError):
-        logger.error("broker unavailable too; files not deleted: %s", names)
+    queue.files_delete_later(left)
 
 
 def files_delete_on_commit(names) -> None:

@@ -230,7 +230,7 @@ def test_after_the_last_attempt_the_photo_fails_with_the_reason(album, faces_dir
 
 def test_the_sweeper_takes_back_stuck_photos_and_resends_waiting_ones(album, faces_dir, monkeypatch):
     sent = []
-    monkeypatch.setattr("tagging.services.uploads.photo_enqueue", lambda *, photo_id: sent.append(photo_id))
+    monkeypatch.setattr("tagging.queue.photo_enqueue", lambda *, photo_id: sent.append(photo_id))
     long_ago = timezone.now() - timedelta(hours=2)
     content = (faces_dir / "people/joe_biden/joe_biden_1.jpg").read_bytes()
     waiting = _photo(album, content)

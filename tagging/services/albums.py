@@ -3,8 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
+from tagging import queue
 from tagging.models import Album, Photo
-from tagging.services.uploads import photo_enqueue
 
 
 def album_create(*, owner, title: str, visibility: str, share_location: bool = False) -> Album:
@@ -41,7 +41,7 @@ def photos_reprocess(*, photos) -> tuple[int, int]:
             status=Photo.Status.PENDING, error="", attempts=0, claimed_by="", status_changed_at=timezone.now()
         )
         # Enqueued after commit: a worker must find the photo pending.
-        transaction.on_commit(lambda: [photo_enqueue(photo_id=pk) for pk in ids])
+        transaction.on_commit(lambda: [queue.photo_enqueue(photo_id=pk) for pk in ids])
     return len(ids), photos.count() - len(ids)
 
 

@@ -4,6 +4,7 @@ import logging
 import socket
 from datetime import timedelta
 
+from celery import current_app
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
@@ -36,11 +37,9 @@ def _database() -> dict:
 
 
 def _broker() -> dict:
-    from photosite.celery import app
-
     try:
         transport = {"socket_timeout": BROKER_TIMEOUT, "socket_connect_timeout": BROKER_TIMEOUT}
-        with app.connection_for_write(transport_options=transport) as conn:
+        with current_app.connection_for_write(transport_options=transport) as conn:
             conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
             conn.default_channel.client.ping()
     except Exception as error:  # any failure to reach it is the answer, whatever its class

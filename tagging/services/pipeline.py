@@ -24,7 +24,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from PIL import Image
 
-from tagging import face_engine, storage
+from tagging import face_engine, queue, storage
 from tagging.files import files_delete, files_delete_on_commit
 from tagging.models import Face, Photo, crop_path, preview_path, thumbnail_path
 from tagging.services.images import ImageRejected, LoadedImage, image_load, jpeg_bytes
@@ -460,8 +460,6 @@ def photos_sweep(*, now: datetime | None = None, pending_grace: int | None = Non
     for when it (re)connects to the broker, since photos uploaded while the
     broker was away are waiting for exactly that.
     """
-    from tagging.services.uploads import photo_enqueue
-
     now = now or timezone.now()
     stuck_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     stuck = Photo.objects.filter(status=Photo.Status.PROCESSING, status_changed_at__lt=stuck_before)
@@ -485,5 +483,5 @@ def photos_sweep(*, now: datetime | None = None, pending_grace: int | None = Non
     # Start a new grace period, so a long queue is not sent again at every sweep.
     Photo.objects.filter(pk__in=waiting).update(status_changed_at=now)
     for photo_id in waiting:
-        photo_enqueue(photo_id=photo_id)
+        queue.photo_enqueue(photo_id=photo_id)
     return SweepResult(requeued=waiting, failed=failed)

@@ -11,9 +11,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from kombu.exceptions import OperationalError
 
-from tagging import storage
+from tagging import queue, storage
 from tagging.files import files_delete
 from tagging.models import Album, Photo, original_path
 from tagging.services.images import ImageRejected, image_inspect
@@ -97,7 +96,7 @@ def photo_upload(
         with transaction.atomic():
             photo.save()
             if enqueue:
-                transaction.on_commit(lambda: photo_enqueue(photo_id=photo.pk))
+                transaction.on_commit(lambda: queue.photo_enqueue(photo_id=photo.pk))
     except IntegrityError:
         # The same file uploaded twice at once: the unique constraint let one in.
         files_delete([photo.original.name])
@@ -107,14 +106,3 @@ def photo_upload(
         files_delete([photo.original.name])
         raise
     return photo
-
-
-def photo_enqueue(*, photo_id: int) -> None:
-    """Send the photo to the workers. A broker that is down loses nothing: the
-    photo stays pending and the sweeper sends it again."""
-    from tagging.tasks import process_photo
-
-    try:
-        process_photo.apply_async(args=[photo_id], retry=False)
-    except (OperationalError, OSError):
-        logger.warning("broker unavailable; photo %s stays pending for the sweeper", photo_id)

@@ -1,0 +1,36 @@
+"""Sending work to the workers: the one place services hand tasks to the broker.
+
+Tasks are looked up by name in the Celery app's registry rather than imported:
+``tagging.tasks`` imports the services, and a service importing it back would
+close a cycle. A broker that is down loses nothing here: each caller says what
+catches up later (the sweeper for photos, the next deletion for files).
+"""
+
+import logging
+
+from celery import current_app
+from kombu.exceptions import OperationalError
+
+logger = logging.getLogger(__name__)
+
+
+def _task(name: str):
+    return current_app.tasks[f"tagging.tasks.{name}"]
+
+
+def photo_enqueue(*, photo_id: int) -> None:
+    """Send the photo to the workers. With the broker down the photo stays pending,
+    and the sweeper sends it again."""
+    try:
+        _task("process_photo").apply_async(args=[photo_id], retry=False)
+    except (OperationalError, OSError):
+        logger.warning("broker unavailable; photo %s stays pending for the sweeper", photo_id)
+
+
+def files_delete_later(names: list[str]) -> None:
+    """Files a media store that was down could not delete: a task tries again with backoff."""
+    logger.warning("media store unavailable; %s files will be deleted later", len(names))
+    try:
+        _task("delete_files").apply_async(args=[names], countdown=30, retry=False)
+    except (OperationalError, OSError):
+        logger.error("broker unavailable too; files not deleted: %s", names)
