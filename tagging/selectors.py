@@ -9,10 +9,25 @@ loads all embeddings.
 import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from tagging.embeddings import embedding_expression
@@ -150,6 +165,37 @@ def albums_for_list(*, user) -> QuerySet[Album]:
 def album_photos(*, album: Album) -> QuerySet[Photo]:
     """The album's photos in upload order, each with its face count (one query)."""
     return album.photos.annotate(face_count=Count("faces")).order_by("created_at", "pk")
+
+
+# Throughput is measured over the photos settled this recently: long enough to
+# span several photos at a worker's pace (about 1-2 s each here), short enough
+# to follow a change in the number of workers.
+PROGRESS_WINDOW_SECONDS = 120
+
+
+def album_progress(*, album: Album) -> dict:
+    """How far the album's processing is: counts, and seconds left at the recent pace.
+
+    ``seconds_left`` is None when nothing is left or the pace is not known yet
+    (fewer than two photos settled within the window). Two small queries.
+    """
+    settled = [Photo.Status.DONE, Photo.Status.FAILED]
+    counts = album.photos.aggregate(
+        total=Count("pk"),
+        processed=Count("pk", filter=Q(status__in=settled)),
+        failed=Count("pk", filter=Q(status=Photo.Status.FAILED)),
+    )
+    left = counts["total"] - counts["processed"]
+    seconds_left = None
+    if left:
+        since = timezone.now() - timedelta(seconds=PROGRESS_WINDOW_SECONDS)
+        recent = album.photos.filter(status__in=settled, status_changed_at__gte=since).aggregate(
+            count=Count("pk"), first=Min("status_changed_at"), last=Max("status_changed_at")
+        )
+        span = (recent["last"] - recent["first"]).total_seconds() if recent["count"] >= 2 else 0
+        if span > 0:
+            seconds_left = round(left * span / (recent["count"] - 1))
+    return {**counts, "left": left, "seconds_left": seconds_left}
 
 
 def photo_neighbours(*, photo: Photo) -> tuple[int | None, int | None]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tagging.views import accounts, albums, media, people, photos, privacy, search
+from tagging.views import accounts, albums, library, media, people, photos, privacy, search
 
 urlpatterns = [
     path("", albums.home, name="home"),
@@ -18,8 +18,10 @@ urlpatterns = [
     path("albums/<int:album_id>/delete/", albums.album_delete, name="album_delete"),
     path("albums/<int:album_id>/upload/", albums.album_upload, name="album_upload"),
     path("albums/<int:album_id>/status/", albums.album_status, name="album_status"),
+    path("albums/<int:album_id>/photos/", library.album_photos, name="album_photos"),
     path("photos/<int:photo_id>/", photos.photo_detail, name="photo"),
     path("photos/<int:photo_id>/retry/", albums.photo_retry, name="photo_retry"),
+    path("photos/<int:photo_id>/delete/", library.photo_delete, name="photo_delete"),
     path("photos/<int:photo_id>/original/", media.photo_original, name="photo_original"),
     path("photos/<int:photo_id>/thumbnail/", media.photo_thumbnail, name="photo_thumbnail"),
     path("photos/<int:photo_id>/preview/", media.photo_preview, name="photo_preview"),
