@@ -1,10 +1,15 @@
 """Owners delete one photo, or delete or move several of an album's photos."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
+from tagging import selectors
 from tagging.models import Album, Face, Person, Photo
+from tagging.services import pipeline
 from tests.test_views import _face, _logged_in, _photo
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +165,86 @@ class TestSeveralPhotos:
 
         assert response.status_code == 302
         assert Photo.objects.filter(pk=photo.pk).exists()
+
+
+class TestRetryWhereItCanHelp:
+    def test_a_truncated_file_fails_as_a_file_and_is_not_offered_a_retry(self, trip, alice, faces_dir):
+        whole = (faces_dir / "people/joe_biden/joe_biden_2.jpg").read_bytes()
+        photo = _photo(trip, content=whole[: len(whole) // 3], status=Photo.Status.PENDING, name="cut.jpg")
+
+        pipeline.photo_process(photo_id=photo.pk)
+
+        photo.refresh_from_db()
+        assert (photo.status, photo.error_kind) == (Photo.Status.FAILED, Photo.ErrorKind.FILE)
+        page = alice.get(reverse("album", args=[trip.pk])).content.decode()
+        assert reverse("photo_retry", args=[photo.pk]) not in page
+        assert "Processing it again would not help" in page
+        response = alice.post(reverse("photo_retry", args=[photo.pk]), follow=True)
+        photo.refresh_from_db()
+        assert photo.status == Photo.Status.FAILED
+        assert "would fail again: the file is truncated" in response.content.decode()
+
+    def test_a_processing_failure_is_offered_a_retry(self, trip, alice):
+        photo = _photo(
+            trip, status=Photo.Status.FAILED, error="processing took too long", error_kind="processing"
+        )
+
+        page = alice.get(reverse("album", args=[trip.pk])).content.decode()
+        assert reverse("photo_retry", args=[photo.pk]) in page
+        alice.post(reverse("photo_retry", args=[photo.pk]))
+        photo.refresh_from_db()
+        assert (photo.status, photo.error_kind) == (Photo.Status.PENDING, "")
+
+    def test_the_status_answer_carries_the_tile_with_its_name(self, trip, alice):
+        photo = _photo(trip, name="a-very-particular-name.jpg")
+        _photo(trip, status=Photo.Status.PENDING)
+
+        body = alice.get(reverse("album_status", args=[trip.pk])).json()
+
+        tile = next(p for p in body["photos"] if p["id"] == photo.pk)["html"]
+        assert "a-very-particular-name.jpg" in tile and 'name="photos"' in tile
+        assert body["progress"] == {
+            "total": 2,
+            "processed": 1,
+            "failed": 0,
+            "left": 1,
+            "seconds_left": None,
+        }
+
+    def test_the_time_left_follows_the_recent_pace(self, trip):
+        now = timezone.now()
+        for seconds_ago in (40, 20, 0):
+            done = _photo(trip)
+            Photo.objects.filter(pk=done.pk).update(status_changed_at=now - timedelta(seconds=seconds_ago))
+        _photo(trip, status=Photo.Status.PENDING), _photo(trip, status=Photo.Status.PROCESSING)
+
+        progress = selectors.album_progress(album=trip)
+
+        # Three photos settled over 40 s: 20 s a photo, two left.
+        assert (progress["processed"], progress["left"]) == (3, 2)
+        assert 39 <= progress["seconds_left"] <= 41
+
+
+class TestWording:
+    def test_one_reviewed_face_is_one_face(self, trip, alice):
+        ann = Person.objects.create(name="Ann")
+        photo = _photo(trip)
+        first, second = (_face(photo, person=ann, status=Face.Status.SUGGESTED, x=x) for x in (0.1, 0.5))
+
+        confirmed = alice.post(
+            reverse("person_review", args=[ann.pk]), {"faces": [first.pk], "action": "confirm"}, follow=True
+        )
+        rejected = alice.post(
+            reverse("person_review", args=[ann.pk]), {"faces": [second.pk], "action": "reject"}, follow=True
+        )
+
+        assert "Confirmed 1 face as Ann." in confirmed.content.decode()
+        assert "Rejected 1 suggestion." in rejected.content.decode()
+
+    def test_not_an_unnamed_group_reads_as_words(self, trip, alice):
+        group = Person.objects.create()
+        face = _face(_photo(trip), person=group, status=Face.Status.SUGGESTED)
+
+        response = alice.post(reverse("face_reject", args=[face.pk]), headers={"accept": "application/json"})
+
+        assert response.json()["message"] == "Noted: not that group."

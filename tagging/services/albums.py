@@ -38,7 +38,12 @@ def photos_reprocess(*, photos) -> tuple[int, int]:
             .values_list("pk", flat=True)
         )
         Photo.objects.filter(pk__in=ids).update(
-            status=Photo.Status.PENDING, error="", attempts=0, claimed_by="", status_changed_at=timezone.now()
+            status=Photo.Status.PENDING,
+            error="",
+            error_kind="",
+            attempts=0,
+            claimed_by="",
+            status_changed_at=timezone.now(),
         )
         # Enqueued after commit: a worker must find the photo pending.
         transaction.on_commit(lambda: [photo_enqueue(photo_id=pk) for pk in ids])
@@ -46,8 +51,10 @@ def photos_reprocess(*, photos) -> tuple[int, int]:
 
 
 def photo_retry(*, photo: Photo) -> bool:
-    """Send a failed photo to the workers again."""
-    sent, _ = photos_reprocess(photos=Photo.objects.filter(pk=photo.pk, status=Photo.Status.FAILED))
+    """Send a failed photo to the workers again, unless its file is what failed
+    (``Photo.can_retry``). Reprocessing (admin, command) still takes any photo."""
+    failed = Photo.objects.filter(pk=photo.pk, status=Photo.Status.FAILED)
+    sent, _ = photos_reprocess(photos=failed.exclude(error_kind=Photo.ErrorKind.FILE))
     return bool(sent)
 
 

@@ -165,4 +165,6 @@ def photo_retry(request, photo_id: int):
     access.album_for_owner(request.user, photo.album_id)  # only the owner retries
     if album_services.photo_retry(photo=photo):
         messages.success(request, f"“{photo.display_name}” will be processed again.")
+    elif photo.status == Photo.Status.FAILED:
+        messages.error(request, f"“{photo.display_name}” would fail again: {photo.error}.")
     return redirect(photo.album)
