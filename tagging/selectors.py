@@ -27,6 +27,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
@@ -351,3 +352,23 @@ def photos_similar(*, user, embedding, model_name: str, limit: int = 24, exclude
         best = _nearest_per_photo(faces.annotate(d=exact).order_by("d").values_list(*columns)[: limit * 4])
     photos = Photo.objects.in_bulk(list(best)[:limit])
     return [SimilarPhoto(photos[pid], *best[pid]) for pid in list(best)[:limit] if pid in photos]
+
+
+def photos_timeline(*, user, before: tuple | None = None, limit: int = 60) -> list[Photo]:
+    """Processed photos ``user`` may see, newest first by when they were taken
+    (upload time where the file gave no date); each carries ``when``.
+
+    ``before`` is the (when, id) of the last photo already shown: the next page
+    starts after it (keyset paging: no OFFSET to walk, and an upload in between
+    shifts nothing). One query; the sort has no index of its own, which suits
+    libraries of tens of thousands of photos.
+    """
+    photos = (
+        Photo.objects.visible_to(user)
+        .filter(status=Photo.Status.DONE)
+        .annotate(when=Coalesce("taken_at", "created_at"))
+    )
+    if before is not None:
+        at, pk = before
+        photos = photos.filter(Q(when__lt=at) | Q(when=at, pk__lt=pk))
+    return list(photos.order_by("-when", "-pk")[:limit])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tagging.views import accounts, albums, library, media, people, photos, privacy, search
+from tagging.views import accounts, albums, library, media, people, photos, privacy, search, timeline
 
 urlpatterns = [
     path("", albums.home, name="home"),
@@ -39,6 +39,7 @@ urlpatterns = [
     path("people/<int:person_id>/review/", people.person_review, name="person_review"),
     path("people/<int:person_id>/name/", people.person_name, name="person_name"),
     path("people/<int:person_id>/this-is-me/", privacy.person_this_is_me, name="person_this_is_me"),
+    path("timeline/", timeline.timeline, name="timeline"),
     path("search/", search.search, name="search"),
     path("search/face/", search.find_by_face, name="find_by_face"),
 ]

@@ -83,6 +83,7 @@ def _pages(filled) -> dict[str, str]:
         "account": reverse("account"),
         "claims": reverse("claims"),
         "privacy": reverse("privacy"),
+        "timeline": reverse("timeline"),
     }
 
 
