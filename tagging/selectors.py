@@ -27,7 +27,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, ExtractYear
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
@@ -372,3 +372,30 @@ def photos_timeline(*, user, before: tuple | None = None, limit: int = 60) -> li
         at, pk = before
         photos = photos.filter(Q(when__lt=at) | Q(when=at, pk__lt=pk))
     return list(photos.order_by("-when", "-pk")[:limit])
+
+
+def photo_years(*, user) -> list[int]:
+    """Years in which the photos ``user`` may see were taken (or uploaded), newest first."""
+    years = (
+        Photo.objects.visible_to(user)
+        .filter(status=Photo.Status.DONE)
+        .annotate(year=ExtractYear(Coalesce("taken_at", "created_at")))
+        .values_list("year", flat=True)
+        .distinct()
+    )
+    return sorted(years, reverse=True)
+
+
+def photos_search(*, user, people=(), albums=(), periods=(), months=()) -> QuerySet[Photo]:
+    """Processed visible photos with every one of ``people`` tagged, in any of
+    ``albums``, taken within any of ``periods`` or ``months``; newest first."""
+    photos = photos_with_people(user=user, people=people).filter(status=Photo.Status.DONE)
+    photos = photos.annotate(when=Coalesce("taken_at", "created_at"))
+    if albums:
+        photos = photos.filter(album__in=list(albums))
+    dates = Q()
+    for start, end in periods:
+        dates |= Q(when__gte=start, when__lt=end)
+    for month in months:
+        dates |= Q(when__month=month)
+    return photos.filter(dates).order_by("-when", "-pk")

@@ -41,5 +41,6 @@ urlpatterns = [
     path("people/<int:person_id>/this-is-me/", privacy.person_this_is_me, name="person_this_is_me"),
     path("timeline/", timeline.timeline, name="timeline"),
     path("search/", search.search, name="search"),
+    path("search/suggest/", search.search_suggest, name="search_suggest"),
     path("search/face/", search.find_by_face, name="find_by_face"),
 ]

@@ -79,6 +79,7 @@ def _pages(filled) -> dict[str, str]:
         "person": reverse("person", args=[person.pk]),
         "group": reverse("person", args=[filled["group"].pk]),
         "search": reverse("search") + f"?people={person.pk}",
+        "search-typed": reverse("search") + f"?q={person.name[:20]}",
         "find-by-face": reverse("find_by_face") + f"?face={filled['face'].pk}",
         "account": reverse("account"),
         "claims": reverse("claims"),
