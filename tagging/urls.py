@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tagging.views import accounts, albums, library, media, people, photos, privacy, search, timeline
+from tagging.views import accounts, albums, library, media, people, photos, privacy, search, timeline, who
 
 urlpatterns = [
     path("", albums.home, name="home"),
@@ -33,6 +33,7 @@ urlpatterns = [
     path("people/", people.people_list, name="people"),
     path("people/merge/", people.people_merge, name="people_merge"),
     path("people/names/", people.people_autocomplete, name="people_autocomplete"),
+    path("people/who/", who.who_is_this, name="who_is_this"),
     path("people/claims/", privacy.claims, name="claims"),
     path("people/claims/<int:claim_id>/decide/", privacy.claim_decide, name="claim_decide"),
     path("people/<int:person_id>/", people.person_detail, name="person"),

@@ -85,6 +85,7 @@ def _pages(filled) -> dict[str, str]:
         "claims": reverse("claims"),
         "privacy": reverse("privacy"),
         "timeline": reverse("timeline"),
+        "who-is-this": reverse("who_is_this"),
     }
 
 
