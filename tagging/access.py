@@ -21,11 +21,18 @@ def album_for_user(user, album_id: int) -> Album:
     return _get(Album.objects.visible_to(user), album_id)
 
 
+def albums_owned_by(user):
+    """The albums ``user`` owns: where they may upload, move or delete photos."""
+    if not user.is_authenticated:
+        return Album.objects.none()
+    return Album.objects.filter(owner=user)
+
+
 def album_for_owner(user, album_id: int) -> Album:
     """The album, if ``user`` owns it: only owners upload, rename or delete."""
     if not user.is_authenticated:
         raise Http404("not found")
-    return _get(Album.objects.filter(owner=user), album_id)
+    return _get(albums_owned_by(user), album_id)
 
 
 def photo_for_user(user, photo_id: int) -> Photo:

@@ -183,6 +183,13 @@ class Photo(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    class ErrorKind(models.TextChoices):
+        # The file itself: truncated, undecodable, too large, missing. Processing
+        # it again gives the same answer, so nobody is offered a retry.
+        FILE = "file", "the file"
+        # A time limit, a crash, too many attempts: another run may succeed.
+        PROCESSING = "processing", "processing"
+
     album = models.ForeignKey(Album, on_delete=models.CASCADE, related_name="photos")
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploaded_photos"
@@ -197,6 +204,12 @@ class Photo(models.Model):
     preview = models.FileField(upload_to=preview_path, max_length=200, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
+    error_kind = models.CharField(
+        max_length=12,
+        choices=ErrorKind.choices,
+        blank=True,
+        help_text="Why a failed photo failed: its file (a retry cannot help) or its processing",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     # Who holds the photo while it is processing: the Celery task id. A task
     # delivered again after its worker died carries the same id and may take
@@ -228,6 +241,11 @@ class Photo(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("photo", args=[self.pk])
+
+    @property
+    def can_retry(self) -> bool:
+        """Failed for a reason another run may not meet (see ``ErrorKind``)."""
+        return self.status == self.Status.FAILED and self.error_kind != self.ErrorKind.FILE
 
 
 class Person(models.Model):

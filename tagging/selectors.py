@@ -10,6 +10,7 @@ import contextlib
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -19,6 +20,8 @@ from django.db.models import (
     Count,
     Exists,
     IntegerField,
+    Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -26,6 +29,8 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Coalesce, ExtractYear
+from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from tagging.embeddings import embedding_expression
@@ -201,6 +206,37 @@ def album_photos(*, album: Album) -> QuerySet[Photo]:
     return album.photos.annotate(face_count=Count("faces")).order_by("created_at", "pk")
 
 
+# Throughput is measured over the photos settled this recently: long enough to
+# span several photos at a worker's pace (about 1-2 s each here), short enough
+# to follow a change in the number of workers.
+PROGRESS_WINDOW_SECONDS = 120
+
+
+def album_progress(*, album: Album) -> dict:
+    """How far the album's processing is: counts, and seconds left at the recent pace.
+
+    ``seconds_left`` is None when nothing is left or the pace is not known yet
+    (fewer than two photos settled within the window). Two small queries.
+    """
+    settled = [Photo.Status.DONE, Photo.Status.FAILED]
+    counts = album.photos.aggregate(
+        total=Count("pk"),
+        processed=Count("pk", filter=Q(status__in=settled)),
+        failed=Count("pk", filter=Q(status=Photo.Status.FAILED)),
+    )
+    left = counts["total"] - counts["processed"]
+    seconds_left = None
+    if left:
+        since = timezone.now() - timedelta(seconds=PROGRESS_WINDOW_SECONDS)
+        recent = album.photos.filter(status__in=settled, status_changed_at__gte=since).aggregate(
+            count=Count("pk"), first=Min("status_changed_at"), last=Max("status_changed_at")
+        )
+        span = (recent["last"] - recent["first"]).total_seconds() if recent["count"] >= 2 else 0
+        if span > 0:
+            seconds_left = round(left * span / (recent["count"] - 1))
+    return {**counts, "left": left, "seconds_left": seconds_left}
+
+
 def photo_neighbours(*, photo: Photo) -> tuple[int | None, int | None]:
     """Ids of the previous and next photo in the album (two small indexed queries)."""
     siblings = Photo.objects.filter(album_id=photo.album_id)
@@ -372,3 +408,50 @@ def photos_similar(*, user, embedding, model_name: str, limit: int = 24, exclude
         best = _nearest_per_photo(faces.annotate(d=exact).order_by("d").values_list(*columns)[: limit * 4])
     photos = Photo.objects.in_bulk(list(best)[:limit])
     return [SimilarPhoto(photos[pid], *best[pid]) for pid in list(best)[:limit] if pid in photos]
+
+
+def photos_timeline(*, user, before: tuple | None = None, limit: int = 60) -> list[Photo]:
+    """Processed photos ``user`` may see, newest first by when they were taken
+    (upload time where the file gave no date); each carries ``when``.
+
+    ``before`` is the (when, id) of the last photo already shown: the next page
+    starts after it (keyset paging: no OFFSET to walk, and an upload in between
+    shifts nothing). One query; the sort has no index of its own, which suits
+    libraries of tens of thousands of photos.
+    """
+    photos = (
+        Photo.objects.visible_to(user)
+        .filter(status=Photo.Status.DONE)
+        .annotate(when=Coalesce("taken_at", "created_at"))
+    )
+    if before is not None:
+        at, pk = before
+        photos = photos.filter(Q(when__lt=at) | Q(when=at, pk__lt=pk))
+    return list(photos.order_by("-when", "-pk")[:limit])
+
+
+def photo_years(*, user) -> list[int]:
+    """Years in which the photos ``user`` may see were taken (or uploaded), newest first."""
+    years = (
+        Photo.objects.visible_to(user)
+        .filter(status=Photo.Status.DONE)
+        .annotate(year=ExtractYear(Coalesce("taken_at", "created_at")))
+        .values_list("year", flat=True)
+        .distinct()
+    )
+    return sorted(years, reverse=True)
+
+
+def photos_search(*, user, people=(), albums=(), periods=(), months=()) -> QuerySet[Photo]:
+    """Processed visible photos with every one of ``people`` tagged, in any of
+    ``albums``, taken within any of ``periods`` or ``months``; newest first."""
+    photos = photos_with_people(user=user, people=people).filter(status=Photo.Status.DONE)
+    photos = photos.annotate(when=Coalesce("taken_at", "created_at"))
+    if albums:
+        photos = photos.filter(album__in=list(albums))
+    dates = Q()
+    for start, end in periods:
+        dates |= Q(when__gte=start, when__lt=end)
+    for month in months:
+        dates |= Q(when__month=month)
+    return photos.filter(dates).order_by("-when", "-pk")

@@ -1,6 +1,19 @@
 from django.urls import path
 
-from tagging.views import accounts, albums, health, media, people, photos, privacy, search, staff
+from tagging.views import (
+    accounts,
+    albums,
+    health,
+    library,
+    media,
+    people,
+    photos,
+    privacy,
+    search,
+    staff,
+    timeline,
+    who,
+)
 
 urlpatterns = [
     path("", albums.home, name="home"),
@@ -23,8 +36,10 @@ urlpatterns = [
     path("albums/<int:album_id>/delete/", albums.album_delete, name="album_delete"),
     path("albums/<int:album_id>/upload/", albums.album_upload, name="album_upload"),
     path("albums/<int:album_id>/status/", albums.album_status, name="album_status"),
+    path("albums/<int:album_id>/photos/", library.album_photos, name="album_photos"),
     path("photos/<int:photo_id>/", photos.photo_detail, name="photo"),
     path("photos/<int:photo_id>/retry/", albums.photo_retry, name="photo_retry"),
+    path("photos/<int:photo_id>/delete/", library.photo_delete, name="photo_delete"),
     path("photos/<int:photo_id>/original/", media.photo_original, name="photo_original"),
     path("photos/<int:photo_id>/thumbnail/", media.photo_thumbnail, name="photo_thumbnail"),
     path("photos/<int:photo_id>/preview/", media.photo_preview, name="photo_preview"),
@@ -36,12 +51,15 @@ urlpatterns = [
     path("people/", people.people_list, name="people"),
     path("people/merge/", people.people_merge, name="people_merge"),
     path("people/names/", people.people_autocomplete, name="people_autocomplete"),
+    path("people/who/", who.who_is_this, name="who_is_this"),
     path("people/claims/", privacy.claims, name="claims"),
     path("people/claims/<int:claim_id>/decide/", privacy.claim_decide, name="claim_decide"),
     path("people/<int:person_id>/", people.person_detail, name="person"),
     path("people/<int:person_id>/review/", people.person_review, name="person_review"),
     path("people/<int:person_id>/name/", people.person_name, name="person_name"),
     path("people/<int:person_id>/this-is-me/", privacy.person_this_is_me, name="person_this_is_me"),
+    path("timeline/", timeline.timeline, name="timeline"),
     path("search/", search.search, name="search"),
+    path("search/suggest/", search.search_suggest, name="search_suggest"),
     path("search/face/", search.find_by_face, name="find_by_face"),
 ]

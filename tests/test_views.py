@@ -80,7 +80,7 @@ def _state() -> tuple:
     """Everything a POST endpoint might change, to show that a refused one changed nothing."""
     return (
         sorted(Album.objects.values_list("pk", "title", "visibility")),
-        sorted(Photo.objects.values_list("pk", "status")),
+        sorted(Photo.objects.values_list("pk", "status", "album_id")),
         sorted(Face.objects.values_list("pk", "status", "person_id")),
         sorted(Person.objects.values_list("pk", "name")),
         FaceRejection.objects.count(),
@@ -151,6 +151,19 @@ POST_ENDPOINTS = {
         {"files": SimpleUploadedFile("new.jpg", _image(seed=9))},
     ),
     "photo_retry": lambda t: (reverse("photo_retry", args=[t.failed.pk]), {}),
+    "photo_delete": lambda t: (reverse("photo_delete", args=[t.photo.pk]), {}),
+    "album_photos_delete": lambda t: (
+        reverse("album_photos", args=[t.album.pk]),
+        {"photos": [t.photo.pk], "action": "delete", "confirmed": "yes"},
+    ),
+    "album_photos_move": lambda t: (
+        reverse("album_photos", args=[t.album.pk]),
+        {
+            "photos": [t.photo.pk],
+            "action": "move",
+            "target": Album.objects.create(owner=t.album.owner, title="Other").pk,
+        },
+    ),
     "face_confirm": lambda t: (reverse("face_confirm", args=[t.suggested.pk]), {}),
     "face_reject": lambda t: (reverse("face_reject", args=[t.suggested.pk]), {}),
     "face_tag": lambda t: (reverse("face_tag", args=[t.unassigned.pk]), {"name": "Zoe"}),
@@ -162,7 +175,7 @@ POST_ENDPOINTS = {
     "person_name": lambda t: (reverse("person_name", args=[t.group.pk]), {"name": "Zed"}),
     "people_merge": lambda t: (reverse("people_merge"), {"people": [t.ann.pk, t.group.pk], "keep": t.ann.pk}),
 }
-POST_ONLY = [name for name in POST_ENDPOINTS if name not in ("album_create", "album_delete")]
+POST_ONLY = [name for name in POST_ENDPOINTS if name not in ("album_create", "album_delete", "photo_delete")]
 
 # What another member gets for alice's objects: the 404 of a missing one. people_merge
 # is for staff, and a staff page does not exist for a member.
@@ -171,6 +184,9 @@ REFUSED_FOR_OTHERS = [
     pytest.param("album_delete", 404),
     pytest.param("album_upload", 404),
     pytest.param("photo_retry", 404),
+    pytest.param("photo_delete", 404),
+    pytest.param("album_photos_delete", 404),
+    pytest.param("album_photos_move", 404),
     pytest.param("face_confirm", 404),
     pytest.param("face_reject", 404),
     pytest.param("face_tag", 404),

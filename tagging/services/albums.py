@@ -1,6 +1,6 @@
 """Albums: create, change, delete (with every file that belongs to them)."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tagging import queue
@@ -38,7 +38,12 @@ def photos_reprocess(*, photos) -> tuple[int, int]:
             .values_list("pk", flat=True)
         )
         Photo.objects.filter(pk__in=ids).update(
-            status=Photo.Status.PENDING, error="", attempts=0, claimed_by="", status_changed_at=timezone.now()
+            status=Photo.Status.PENDING,
+            error="",
+            error_kind="",
+            attempts=0,
+            claimed_by="",
+            status_changed_at=timezone.now(),
         )
         # Enqueued after commit: a worker must find the photo pending.
         transaction.on_commit(lambda: [queue.photo_enqueue(photo_id=pk) for pk in ids])
@@ -46,6 +51,44 @@ def photos_reprocess(*, photos) -> tuple[int, int]:
 
 
 def photo_retry(*, photo: Photo) -> bool:
-    """Send a failed photo to the workers again."""
-    sent, _ = photos_reprocess(photos=Photo.objects.filter(pk=photo.pk, status=Photo.Status.FAILED))
+    """Send a failed photo to the workers again, unless its file is what failed
+    (``Photo.can_retry``). Reprocessing (admin, command) still takes any photo."""
+    failed = Photo.objects.filter(pk=photo.pk, status=Photo.Status.FAILED)
+    sent, _ = photos_reprocess(photos=failed.exclude(error_kind=Photo.ErrorKind.FILE))
     return bool(sent)
+
+
+def photo_delete(*, photo: Photo) -> None:
+    """Delete one photo and its faces; their files go after commit (tagging.signals)."""
+    photo.delete()
+
+
+def photos_delete(*, album: Album, photo_ids) -> int:
+    """Delete the photos of ``album`` among ``photo_ids``; ids of other albums are ignored."""
+    deleted, by_model = album.photos.filter(pk__in=list(photo_ids)).delete()
+    return by_model.get(Photo._meta.label, 0)
+
+
+def photos_move(*, album: Album, photo_ids, target: Album) -> tuple[int, int]:
+    """Move the photos of ``album`` among ``photo_ids`` to ``target``; returns (moved, skipped).
+
+    A photo whose file is already in ``target`` stays where it is: one album
+    holds a file once (``photo_unique_hash_per_album``). The caller checks that
+    one owner has both albums.
+    """
+    chosen = album.photos.filter(pk__in=list(photo_ids))
+    if target.pk == album.pk:
+        return 0, chosen.count()
+    with transaction.atomic():
+        # Locks the chosen rows, so a concurrent move or delete cannot interleave.
+        wanted = list(chosen.select_for_update().values_list("pk", flat=True))
+        movable = Photo.objects.filter(pk__in=wanted).exclude(
+            content_hash__in=target.photos.values("content_hash")
+        )
+        try:
+            with transaction.atomic():
+                moved = movable.update(album=target)
+        except IntegrityError:
+            # The same file reached ``target`` by an upload in between: move nothing.
+            moved = 0
+    return moved, len(wanted) - moved

@@ -105,7 +105,7 @@ def photo_process(*, photo_id: int, token: str | None = None) -> Photo | None:
         analysis = photo_analyse(photo=photo)
         saved = photo_save_analysis(photo_id=photo_id, token=token, analysis=analysis)
     except ImageRejected as error:
-        photo_fail(photo_id=photo_id, token=token, reason=str(error))
+        photo_fail(photo_id=photo_id, token=token, reason=str(error), kind=Photo.ErrorKind.FILE)
     except SoftTimeLimitExceeded:
         photo_release(photo_id=photo_id, token=token, reason="processing took longer than the time limit")
         raise
@@ -402,9 +402,13 @@ def photo_reembed(*, photo_id: int) -> int | None:
     return len(faces)
 
 
-def photo_fail(*, photo_id: int, token: str, reason: str) -> None:
+def photo_fail(*, photo_id: int, token: str, reason: str, kind: str = Photo.ErrorKind.PROCESSING) -> None:
     Photo.objects.filter(pk=photo_id, claimed_by=token).update(
-        status=Photo.Status.FAILED, error=reason[:2000], claimed_by="", status_changed_at=timezone.now()
+        status=Photo.Status.FAILED,
+        error=reason[:2000],
+        error_kind=kind,
+        claimed_by="",
+        status_changed_at=timezone.now(),
     )
 
 
@@ -467,6 +471,7 @@ def photos_sweep(*, now: datetime | None = None, pending_grace: int | None = Non
     Photo.objects.filter(pk__in=failed).update(
         status=Photo.Status.FAILED,
         error=f"processing did not finish after {settings.FACE_MAX_ATTEMPTS} attempts",
+        error_kind=Photo.ErrorKind.PROCESSING,
         claimed_by="",
         status_changed_at=now,
     )

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -38,10 +39,15 @@ def album_create(request):
 def album_detail(request, album_id: int):
     album = access.album_for_user(request.user, album_id)
     photos = list(selectors.album_photos(album=album))
+    is_owner = album.owner_id == request.user.pk
     context = {
         "album": album,
         "photos": photos,
-        "is_owner": album.owner_id == request.user.pk,
+        "is_owner": is_owner,
+        "other_albums": (
+            access.albums_owned_by(request.user).exclude(pk=album.pk).order_by("title") if is_owner else []
+        ),
+        "progress": selectors.album_progress(album=album),
         "form": AlbumForm(instance=album),
         "upload_limits": {
             "maxBytes": settings.UPLOAD_MAX_BYTES,
@@ -124,8 +130,13 @@ def album_upload(request, album_id: int):
 @require_GET
 @login_required
 def album_status(request, album_id: int):
-    """Processing state of every photo, for the album page to poll until all are settled."""
+    """Processing state of every photo, for the album page to poll until all are settled.
+
+    Each photo carries its tile as HTML from the same partial the page uses, so
+    a tile redrawn by the script shows what a reload would (name, reason, Retry).
+    """
     album = access.album_for_user(request.user, album_id)
+    is_owner = album.owner_id == request.user.pk
     photos = [
         {
             "id": photo.pk,
@@ -135,11 +146,16 @@ def album_status(request, album_id: int):
             "faces": photo.face_count,
             "thumbnail": reverse("photo_thumbnail", args=[photo.pk]) if photo.thumbnail else "",
             "url": photo.get_absolute_url(),
+            "html": render_to_string(
+                "tagging/partials/photo_tile.html", {"photo": photo, "is_owner": is_owner}, request
+            ),
         }
         for photo in selectors.album_photos(album=album)
     ]
     settled = all(p["status"] in (Photo.Status.DONE, Photo.Status.FAILED) for p in photos)
-    return JsonResponse({"photos": photos, "settled": settled})
+    return JsonResponse(
+        {"photos": photos, "settled": settled, "progress": selectors.album_progress(album=album)}
+    )
 
 
 @require_POST
@@ -149,4 +165,6 @@ def photo_retry(request, photo_id: int):
     access.album_for_owner(request.user, photo.album_id)  # only the owner retries
     if album_services.photo_retry(photo=photo):
         messages.success(request, f"“{photo.display_name}” will be processed again.")
+    elif photo.status == Photo.Status.FAILED:
+        messages.error(request, f"“{photo.display_name}” would fail again: {photo.error}.")
     return redirect(photo.album)

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
 from tagging import access, selectors
@@ -59,10 +60,10 @@ def person_review(request, person_id: int):
     )
     if request.POST.get("action") == "reject":
         count = face_actions.faces_reject_bulk(person=person, face_ids=visible, user=request.user)
-        messages.success(request, f"Rejected {count} suggestions.")
+        messages.success(request, f"Rejected {count} suggestion{pluralize(count)}.")
     else:
         count = face_actions.faces_confirm_bulk(person=person, face_ids=visible)
-        messages.success(request, f"Confirmed {count} faces as {person}.")
+        messages.success(request, f"Confirmed {count} face{pluralize(count)} as {person}.")
     return redirect(person)
 
 

@@ -68,11 +68,12 @@ def face_confirm(request, face_id: int):
 def face_reject(request, face_id: int):
     face = access.face_for_user(request.user, face_id)
     try:
-        name = str(face.person or "")
+        # An unnamed group's label ("Unnamed #3") is no name to say "not" to.
+        name = face.person.name if face.person else ""
         face = face_actions.face_reject(face=face, user=request.user)
     except face_actions.FaceActionError as error:
         return _refused(request, face, error)
-    return _done(request, face, f"Noted: not {name}.")
+    return _done(request, face, f"Noted: not {name}." if name else "Noted: not that group.")
 
 
 @require_POST

@@ -2,22 +2,46 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
-from tagging import access, face_engine, selectors
+from tagging import access, face_engine, search_terms, selectors
 from tagging.services.images import ImageRejected, image_load
+
+PAGE_SIZE = 200
 
 
 @require_http_methods(["GET"])
 @login_required
 def search(request):
+    """One typed field (``q``: people, albums, dates); ``people`` ids from older links still work."""
+    text = request.GET.get("q", "").strip()
+    found = search_terms.search_parse(user=request.user, text=text)
     ids = [int(i) for i in request.GET.getlist("people") if i.isdigit()]
-    people = selectors.people_nameable(user=request.user)
-    chosen = list(people.filter(pk__in=ids))
-    photos = selectors.photos_with_people(user=request.user, people=chosen)[:200] if chosen else []
-    context = {"people": people.order_by("name")[:1000], "chosen": chosen, "photos": photos}
+    if ids:
+        by_id = list(selectors.people_nameable(user=request.user).filter(pk__in=ids))
+        found.people += by_id
+        found.labels += [person.name for person in by_id]
+    photos = None
+    if not found.empty and not found.unknown:
+        photos = selectors.photos_search(
+            user=request.user,
+            people=found.people,
+            albums=found.albums,
+            periods=found.periods,
+            months=found.months,
+        )[:PAGE_SIZE]
+    context = {"q": text, "found": found, "photos": photos, "searched": bool(text or ids)}
     return render(request, "tagging/search.html", context)
+
+
+@require_GET
+@login_required
+def search_suggest(request):
+    """Completions for the search field, as whole queries (a datalist replaces the field's text)."""
+    text = request.GET.get("q", "")[:200]
+    return JsonResponse({"suggestions": search_terms.suggestions(user=request.user, text=text)})
 
 
 @require_http_methods(["GET", "POST"])

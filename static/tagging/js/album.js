@@ -10,70 +10,50 @@
 
   // --- Live status --------------------------------------------------------------
 
-  function tileFor(photo) {
+  // Tiles come from the server's own partial, so a redrawn tile shows what a
+  // reload would: file name, state, reason and Retry where it can help.
+  function render(photo) {
     let tile = grid.querySelector('[data-photo-id="' + photo.id + '"]');
-    if (!tile) {
-      tile = document.createElement("li");
-      tile.dataset.photoId = photo.id;
-      grid.appendChild(tile);
+    const key = photo.status + ":" + photo.faces + ":" + photo.thumbnail;
+    if (tile && tile.dataset.rendered === key) return;
+    const holder = document.createElement("template");
+    holder.innerHTML = photo.html.trim();
+    const fresh = holder.content.firstElementChild;
+    fresh.dataset.rendered = key;
+    if (tile) {
+      const old = tile.querySelector('input[name="photos"]');
+      const box = fresh.querySelector('input[name="photos"]');
+      if (old && box) box.checked = old.checked;
+      fresh.classList.toggle("selected", Boolean(box && box.checked));
+      tile.replaceWith(fresh);
+    } else {
+      grid.appendChild(fresh);
       const empty = document.getElementById("no-photos");
       if (empty) empty.remove();
     }
-    return tile;
   }
 
-  function render(tile, photo) {
-    if (tile.dataset.rendered === photo.status + ":" + photo.faces) return;
-    tile.dataset.rendered = photo.status + ":" + photo.faces;
-    tile.className = "tile photo-tile status-" + photo.status;
-    const link = document.createElement("a");
-    link.href = photo.url;
-    if (photo.thumbnail) {
-      const img = document.createElement("img");
-      img.src = photo.thumbnail;
-      img.alt = "";
-      img.loading = "lazy";
-      link.appendChild(img);
-    } else {
-      const placeholder = document.createElement("span");
-      placeholder.className = "placeholder";
-      link.appendChild(placeholder);
-    }
-    const meta = document.createElement("span");
-    meta.className = "meta";
-    const state = document.createElement("span");
-    state.className = "state";
-    state.textContent = photo.status === "done" ? photo.faces + (photo.faces === 1 ? " face" : " faces") : photo.label;
-    meta.append(state);
-    const parts = [link, meta];
-    if (photo.status === "failed") {
-      const reason = document.createElement("span");
-      reason.className = "error reason";
-      reason.textContent = photo.error;
-      parts.push(reason);
-      const retry = retryForm(photo.id);
-      if (retry) parts.push(retry);
-    }
-    tile.replaceChildren(...parts);
+  function plural(count, one, many) {
+    return count + " " + (count === 1 ? one : many);
   }
 
-  function retryForm(photoId) {
-    const token = csrfToken();
-    if (!token || grid.dataset.isOwner !== "1") return null;
-    const retry = document.createElement("form");
-    retry.method = "post";
-    retry.action = "/photos/" + photoId + "/retry/";
-    retry.className = "retry";
-    const hidden = document.createElement("input");
-    hidden.type = "hidden";
-    hidden.name = "csrfmiddlewaretoken";
-    hidden.value = token;
-    const button = document.createElement("button");
-    button.type = "submit";
-    button.className = "small";
-    button.textContent = "Retry";
-    retry.append(hidden, button);
-    return retry;
+  function showProgress(progress) {
+    const line = document.getElementById("processing");
+    if (!line) return;
+    if (!progress.total) {
+      line.hidden = true;
+      return;
+    }
+    line.hidden = false;
+    let text = progress.processed + " of " + plural(progress.total, "photo", "photos") + " processed";
+    if (progress.failed) text += ", " + progress.failed + " failed";
+    if (progress.left && progress.seconds_left !== null) {
+      const seconds = progress.seconds_left;
+      text += seconds < 60 ? " · less than a minute left" : " · about " + plural(Math.round(seconds / 60), "minute", "minutes") + " left";
+    } else if (progress.left) {
+      text += " · working…";
+    }
+    line.textContent = text + (progress.left ? "" : ".");
   }
 
   function poll() {
@@ -86,7 +66,8 @@
       fetch(grid.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then((response) => response.json())
         .then((data) => {
-          data.photos.forEach((photo) => render(tileFor(photo), photo));
+          data.photos.forEach(render);
+          showProgress(data.progress);
           if (data.settled && active === 0 && queue.length === 0 && askedAt > lastUploadAt) {
             polling = false;
           } else {
@@ -99,6 +80,59 @@
   }
 
   if (grid && grid.querySelector(".status-pending, .status-processing")) poll();
+
+  // --- Selection ---------------------------------------------------------------
+  // Tick, shift-tick for a range, select all: the form posts the ticked ids.
+
+  const selection = document.getElementById("selection");
+  let lastBox = null;
+
+  function boxes() {
+    return Array.from(grid.querySelectorAll('input[name="photos"]'));
+  }
+
+  function countSelected() {
+    const all = boxes();
+    const ticked = all.filter((box) => box.checked);
+    all.forEach((box) => box.closest(".photo-tile").classList.toggle("selected", box.checked));
+    selection.querySelector(".selected-count").textContent = ticked.length
+      ? plural(ticked.length, "photo", "photos") + " selected"
+      : "Tick photos to delete or move them.";
+    selection.querySelectorAll('button[type="submit"]').forEach((button) => (button.disabled = !ticked.length));
+  }
+
+  if (selection && grid) {
+    selection.classList.add("js");
+    grid.addEventListener("click", (event) => {
+      const box = event.target;
+      if (!(box instanceof HTMLInputElement) || box.name !== "photos") return;
+      if (event.shiftKey && lastBox && lastBox !== box && lastBox.isConnected) {
+        const all = boxes();
+        const [from, to] = [all.indexOf(lastBox), all.indexOf(box)].sort((a, b) => a - b);
+        all.slice(from, to + 1).forEach((other) => (other.checked = box.checked));
+      }
+      lastBox = box;
+      countSelected();
+    });
+    const setAll = (on) => {
+      boxes().forEach((box) => (box.checked = on));
+      countSelected();
+    };
+    document.getElementById("select-all").addEventListener("click", () => setAll(true));
+    document.getElementById("select-none").addEventListener("click", () => setAll(false));
+    document.addEventListener("keydown", (event) => {
+      const target = event.target;
+      if (target instanceof HTMLInputElement && target.type !== "checkbox") return;
+      if (target instanceof HTMLSelectElement || target instanceof HTMLTextAreaElement) return;
+      if ((event.ctrlKey || event.metaKey) && event.key === "a") {
+        event.preventDefault();
+        setAll(true);
+      } else if (event.key === "Escape") {
+        setAll(false);
+      }
+    });
+    countSelected();
+  }
 
   // --- Uploads -----------------------------------------------------------------
 
