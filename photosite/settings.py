@@ -200,7 +200,7 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # collectstatic (run by `bin/photosite serve` and by the compose web
-    # service) names each file by its content's hash and writes gzip and brotli
+    # service) names each file by its content's hash and writes gzip
     # copies; whitenoise serves them with a cache lifetime of years, since a
     # changed file gets a new name.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -53,10 +53,11 @@ def static_files(tmp_path_factory):
 
 @pytest.fixture
 def served_var():
-    """A clean var/ for a run of `bin/photosite serve`. Not under pytest's
-    tmp_path: the embedded PostgreSQL runs as another user, and pytest sessions
-    of other checkouts on the machine reset /tmp/pytest-of-<user> to owner-only,
-    which would lock it out of its own data folder mid-test."""
+    """A clean var/ for a run of `bin/photosite serve` (its parent folder for
+    any other PostgreSQL of a test's own). Not under pytest's tmp_path: the
+    embedded PostgreSQL runs as another user, and other pytest sessions on the
+    machine reset /tmp/pytest-of-<user> to owner-only, which locks it out of
+    its own data folder mid-test (pg_ctl stop then fails)."""
     import shutil
     import tempfile
 

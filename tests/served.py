@@ -141,6 +141,10 @@ class Member:
 
     def __init__(self, site: Served, username: str, password: str):
         self.site, self.http = site, requests.Session()
+        # A fresh connection per request: reusing an idle keep-alive connection
+        # races with the server closing it (gunicorn, after 2 s) and ends in a
+        # "connection reset" that says nothing about the site (browsers retry).
+        self.http.headers["Connection"] = "close"
         self.http.get(f"{site.url}/accounts/login/", timeout=30)
         response = self.http.post(
             f"{site.url}/accounts/login/",

@@ -253,8 +253,10 @@ def _wait_log(log: Path, text: str, process: subprocess.Popen, seconds: float = 
         time.sleep(0.1)
 
 
-def test_the_site_and_a_worker_recover_by_themselves_when_postgresql_restarts(tmp_path):
-    """A PostgreSQL of this test's own, so restarting it disturbs nobody else."""
+def test_the_site_and_a_worker_recover_by_themselves_when_postgresql_restarts(served_var):
+    """A PostgreSQL of this test's own, so restarting it disturbs nobody else.
+    Its folder is not under pytest's tmp_path (see the served_var fixture)."""
+    tmp_path = served_var.parent
     import socket
 
     import pgserver

@@ -88,3 +88,24 @@ def test_it_rejects_get_on_retry(client, staff, photos):
     client.force_login(staff)
 
     assert client.get("/staff/queue/retry/").status_code == 405
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_staff_retry_failed_photos_from_the_queue_page_in_a_browser(live_server, page, staff, photos):
+    from playwright.sync_api import expect
+
+    from tests.browser import log_in, screenshot
+
+    log_in(page, live_server.url, "olga", "x" * 20)
+    page.get_by_role("link", name="Queue").click()
+    expect(page.locator(".queue-row")).to_have_count(3)  # two failed, one waiting; the private one unlisted
+    screenshot(page, "queue-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "queue-390")
+
+    page.get_by_label("Select broken.jpg").check()
+    page.get_by_role("button", name="Retry the selected photos").click()
+
+    expect(page.locator(".messages")).to_contain_text("1 failed photo sent to be processed again")
+    assert Photo.objects.get(pk=photos["failed"].pk).status == Photo.Status.PENDING
