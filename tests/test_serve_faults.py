@@ -142,7 +142,8 @@ def test_a_killed_embedded_postgresql_is_back_by_itself_and_no_accepted_upload_i
     # A refusal is plain JSON the upload page shows next to the file.
     assert all("try again" in u.error for u in uploads if u.status == 503)
     during = [u for u in uploads if u.started < back + 1 and u.started + u.seconds > killed]
-    assert during and max(u.seconds for u in during) < 5, [u.seconds for u in during]
+    # Within about a second and a half (the pool's wait); 3 s leaves room for a loaded machine.
+    assert during and max(u.seconds for u in during) < 3, [u.seconds for u in during]
     assert done - back < 60  # every accepted one (checked by _wait_processed)
     assert "embedded PostgreSQL is no longer running" in site.log()
     refused = sum(u.status == 503 for u in uploads)
