@@ -7,4 +7,9 @@ class TaggingConfig(AppConfig):
     verbose_name = "Photo tagging"
 
     def ready(self) -> None:
-        from tagging import signals  # noqa: F401  (connects the receivers)
+        # signals connects the receivers that delete files with their rows. tasks
+        # registers the Celery tasks in every process, web included, before any
+        # request: tagging.queue sends them by name from the registry, and loading
+        # them on a first send raced between a web process's threads (an upload
+        # answered 500).
+        from tagging import signals, tasks  # noqa: F401

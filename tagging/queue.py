@@ -15,12 +15,8 @@ logger = logging.getLogger(__name__)
 
 
 def _task(name: str):
-    key = f"tagging.tasks.{name}"
-    if key not in current_app.tasks:
-        # A web process has not loaded the tasks yet: load them as a worker does
-        # (Celery's autodiscovery of each app's tasks module).
-        current_app.loader.import_default_modules()
-    return current_app.tasks[key]
+    # Registered in every process when Django starts (tagging.apps).
+    return current_app.tasks[f"tagging.tasks.{name}"]
 
 
 def photo_enqueue(*, photo_id: int) -> None:
