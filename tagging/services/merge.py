@@ -16,7 +16,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from tagging.models import Face, FaceRejection, Person, PersonClaim
-from tagging.services.people import REFRESH_LIMIT, PeopleError, _faces_refresh, _log, _plural, _unique
+from tagging.services.people import REFRESH_LIMIT, PeopleError, _faces_refresh, _log, _unique
+from tagging.text import plural
 
 
 class MergeError(PeopleError):
@@ -136,9 +137,9 @@ def _merge_audit(*, keep: Person, merged: list[Person], counts: Counter, moved: 
         for person in merged
     )
     message = (
-        f"Merged {summary} into {keep}; {_plural(moved.rejections, 'rejection')} moved, "
-        f"{_plural(moved.dropped, 'rejection')} dropped, "
-        f"{_plural(len(moved.withdrawn), 'suggestion')} withdrawn"
+        f"Merged {summary} into {keep}; {plural(moved.rejections, 'rejection')} moved, "
+        f"{plural(moved.dropped, 'rejection')} dropped, "
+        f"{plural(len(moved.withdrawn), 'suggestion')} withdrawn"
     )
     _log(actor=actor, objects=[keep], flag=CHANGE, message=message)
 

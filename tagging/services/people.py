@@ -17,6 +17,7 @@ from tagging import selectors
 from tagging.models import Face, FaceRejection, Person
 from tagging.services import faces as face_actions
 from tagging.services import recognition
+from tagging.text import plural
 
 # Each refreshed face costs a few vector queries: past this many, the nightly
 # pass and later tags catch up instead of the admin's request.
@@ -31,10 +32,6 @@ def _log(*, actor: AbstractBaseUser, objects: Iterable, flag: int, message: str)
     LogEntry.objects.log_actions(
         user_id=actor.pk, queryset=list(objects), action_flag=flag, change_message=message
     )
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _faces_refresh(*, refresh_near: Iterable[Face] = (), suggest: Iterable[Face] = ()) -> None:
@@ -77,8 +74,8 @@ def person_delete(*, person: Person, actor: AbstractBaseUser) -> int:
             actor=actor,
             objects=[person],
             flag=DELETION,
-            message=f"Deleted; {_plural(untagged, 'face')} untagged, "
-            f"{_plural(rejections, 'rejection')} removed",
+            message=f"Deleted; {plural(untagged, 'face')} untagged, "
+            f"{plural(rejections, 'rejection')} removed",
         )
         person.delete()
     return untagged
@@ -202,7 +199,7 @@ def faces_detach(
             actor=actor,
             objects=[person],
             flag=CHANGE,
-            message=f"Detached {_plural(len(ids), 'face')} {where}: {', '.join(map(str, ids))}",
+            message=f"Detached {plural(len(ids), 'face')} {where}: {', '.join(map(str, ids))}",
         )
     # Confirmed faces of the person vote no more; faces suggested on their
     # strength are re-judged, and unassigned ones may find someone else.

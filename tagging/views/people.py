@@ -5,7 +5,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
 from tagging import access, selectors
@@ -13,6 +12,7 @@ from tagging.forms import NameForm
 from tagging.models import Face, Person, PersonClaim
 from tagging.services import faces as face_actions
 from tagging.services.merge import MergeError, person_merge
+from tagging.text import plural
 from tagging.views.decorators import staff_required
 
 
@@ -60,10 +60,10 @@ def person_review(request, person_id: int):
     )
     if request.POST.get("action") == "reject":
         count = face_actions.faces_reject_bulk(person=person, face_ids=visible, user=request.user)
-        messages.success(request, f"Rejected {count} suggestion{pluralize(count)}.")
+        messages.success(request, f"Rejected {plural(count, 'suggestion')}.")
     else:
         count = face_actions.faces_confirm_bulk(person=person, face_ids=visible)
-        messages.success(request, f"Confirmed {count} face{pluralize(count)} as {person}.")
+        messages.success(request, f"Confirmed {plural(count, 'face')} as {person}.")
     return redirect(person)
 
 

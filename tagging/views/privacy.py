@@ -5,17 +5,13 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tagging import access
 from tagging.models import Face, Person, PersonClaim
 from tagging.services import privacy
+from tagging.text import plural
 from tagging.views.decorators import staff_required
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{pluralize(count)}"
 
 
 @require_GET

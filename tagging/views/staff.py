@@ -11,6 +11,7 @@ from tagging.forms import InvitationForm
 from tagging.models import Invitation, Photo
 from tagging.services import albums as album_services
 from tagging.services.invitations import invitation_create
+from tagging.text import plural
 from tagging.views.decorators import staff_required
 
 QUEUE_ROWS = 200
@@ -64,5 +65,5 @@ def queue_retry(request):
         ids = [int(value) for value in request.POST.getlist("photo") if value.isdigit()]
         failed = failed.filter(pk__in=ids)
     sent, skipped = album_services.photos_reprocess(photos=failed)
-    messages.success(request, f"{sent} failed photo{'s' if sent != 1 else ''} sent to be processed again.")
+    messages.success(request, f"{plural(sent, 'failed photo')} sent to be processed again.")
     return redirect("queue")
