@@ -367,7 +367,13 @@ FACE_FILTERED_EF_SEARCH = env_int("FACE_FILTERED_EF_SEARCH", 200)
 # lost), and takes back photos stuck in processing past the hard time limit.
 PHOTO_SWEEP_INTERVAL = env_int("PHOTO_SWEEP_INTERVAL", 300)
 PHOTO_PENDING_GRACE = env_int("PHOTO_PENDING_GRACE", 600)
+# A member's confirm, reject, name, "not a face" or deletion can be undone for
+# this long (seconds); deleted photos and their files are kept that long, and
+# purged by a task that runs every UNDO_PURGE_INTERVAL seconds.
+UNDO_SECONDS = env_int("UNDO_SECONDS", 600)
+UNDO_PURGE_INTERVAL = env_int("UNDO_PURGE_INTERVAL", 60)
 CELERY_BEAT_SCHEDULE = {
+    "purge-deleted": {"task": "tagging.tasks.purge_deleted", "schedule": UNDO_PURGE_INTERVAL},
     "sweep-photos": {"task": "tagging.tasks.sweep_photos", "schedule": PHOTO_SWEEP_INTERVAL},
     # Faces that were not dense enough to group when they arrived get another
     # chance once more photos are in.

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from tagging import files, storage
 from tagging.models import Photo
-from tagging.services import health, pipeline, privacy, recognition
+from tagging.services import health, pipeline, privacy, recognition, undo
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,14 @@ def group_pending_faces() -> None:
 @shared_task
 def expire_embeddings() -> None:
     privacy.embeddings_expire()
+
+
+@shared_task
+def purge_deleted() -> None:
+    """Photos deleted longer ago than the undo period go for good, with their files."""
+    purged = undo.expired_purge()
+    if purged:
+        logger.info("purged %d deleted photos", purged)
 
 
 @worker_process_init.connect

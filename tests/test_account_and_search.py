@@ -161,7 +161,7 @@ def test_find_by_face_is_not_starved_by_faces_the_member_cannot_see(member, djan
     import numpy as np
     from django.db import connection
 
-    from tagging import selectors
+    from tagging import selectors_photos
 
     album = Album.objects.create(owner=member, title="Mine")
     mine = processed_photo(album, faces_dir, "people/kit_harington/kit_harington_1.jpg").faces.get()
@@ -185,6 +185,6 @@ def test_find_by_face_is_not_starved_by_faces_the_member_cannot_see(member, djan
         # is large enough for the index, which is where starvation happens.
         cursor.execute("SET LOCAL enable_seqscan = off")
 
-    found = selectors.photos_similar(user=member, embedding=probe, model_name="Dlib")
+    found = selectors_photos.photos_similar(user=member, embedding=probe, model_name="Dlib")
 
     assert [result.photo.pk for result in found] == [mine.photo_id]

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from tagging import access, selectors
@@ -14,6 +15,7 @@ from tagging.services import faces as face_actions
 from tagging.services.merge import MergeError, person_merge
 from tagging.text import plural
 from tagging.views.decorators import staff_required
+from tagging.views.undo import announce
 
 
 @require_GET
@@ -58,12 +60,13 @@ def person_review(request, person_id: int):
         .filter(pk__in=ids, person=person, status=Face.Status.SUGGESTED)
         .values_list("pk", flat=True)
     )
+    since = timezone.now()
     if request.POST.get("action") == "reject":
         count = face_actions.faces_reject_bulk(person=person, face_ids=visible, user=request.user)
-        messages.success(request, f"Rejected {plural(count, 'suggestion')}.")
+        announce(request, f"Rejected {plural(count, 'suggestion')}.", since=since)
     else:
-        count = face_actions.faces_confirm_bulk(person=person, face_ids=visible)
-        messages.success(request, f"Confirmed {plural(count, 'face')} as {person}.")
+        count = face_actions.faces_confirm_bulk(person=person, face_ids=visible, user=request.user)
+        announce(request, f"Confirmed {plural(count, 'face')} as {person}.", since=since)
     return redirect(person)
 
 
@@ -82,6 +85,7 @@ def person_name(request, person_id: int):
     # only the faces the member saw and left ticked are confirmed.
     shown = [int(i) for i in request.POST.getlist("shown") if i.isdigit()]
     kept = [int(i) for i in request.POST.getlist("faces") if i.isdigit()]
+    since = timezone.now()
     try:
         person = face_actions.person_name(
             person=person,
@@ -98,7 +102,7 @@ def person_name(request, person_id: int):
             {"person": person, "existing": taken.existing, "name": form.cleaned_data["name"]},
             status=409,
         )
-    messages.success(request, f"Named {form.cleaned_data['name']}.")
+    announce(request, f"Named {form.cleaned_data['name']}.", since=since)
     return redirect(person)
 
 

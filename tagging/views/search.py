@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from tagging import access, face_engine, search_terms, selectors
+from tagging import access, face_engine, search_terms, selectors, selectors_photos
 from tagging.services.images import ImageRejected, image_load
 
 PAGE_SIZE = 200
@@ -25,7 +25,7 @@ def search(request):
         found.labels += [person.name for person in by_id]
     photos = None
     if not found.empty and not found.unknown:
-        photos = selectors.photos_search(
+        photos = selectors_photos.photos_search(
             user=request.user,
             people=found.people,
             albums=found.albums,
@@ -82,7 +82,7 @@ def find_by_face(request):
                 largest = max(found, key=lambda f: f.w * f.h)
                 embedding, model_name = largest.embedding.tolist(), settings.FACE_MODEL
     if embedding is not None:
-        context["results"] = selectors.photos_similar(
+        context["results"] = selectors_photos.photos_similar(
             user=request.user, embedding=embedding, model_name=model_name, exclude_face_id=exclude
         )
     return render(request, "tagging/find_by_face.html", context)
