@@ -367,3 +367,28 @@ class TestDeletedPhotos:
 
         assert _undo(_logged_in(bob_user), _latest()).status_code == 404
         assert Photo.all_objects.get(pk=photo.pk).deleted_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_beat_task_purges_on_a_real_worker(celery_worker, member, settings):
+    import time
+
+    from photosite.celery import app
+    from tagging.services import albums
+
+    album = Album.objects.create(owner=member, title="Old")
+    photo = _photo(album)
+    face = _face(photo)
+    files = [photo.original.name, photo.thumbnail.name, photo.preview.name, face.crop.name]
+    albums.photo_delete(photo=photo, user=member)
+    Photo.all_objects.update(deleted_at=timezone.now() - timedelta(seconds=settings.UNDO_SECONDS + 1))
+    schedule = settings.CELERY_BEAT_SCHEDULE["purge-deleted"]
+    assert schedule["schedule"] == settings.UNDO_PURGE_INTERVAL
+
+    app.tasks[schedule["task"]].delay()
+
+    deadline = time.monotonic() + 60
+    while Photo.all_objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Photo.all_objects.exists() and not Face.objects.exists()
+    assert not any(default_storage.exists(name) for name in files)
