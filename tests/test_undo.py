@@ -392,3 +392,25 @@ def test_the_beat_task_purges_on_a_real_worker(celery_worker, member, settings):
         time.sleep(0.1)
     assert not Photo.all_objects.exists() and not Face.objects.exists()
     assert not any(default_storage.exists(name) for name in files)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_photo_deleted_while_processing_is_processed_after_the_undo(celery_worker, member, faces_dir):
+    import time
+
+    from tagging.services import albums, pipeline
+    from tagging.services.uploads import photo_upload
+
+    album = Album.objects.create(owner=member, title="Busy")
+    with (faces_dir / "people/joe_biden/joe_biden_1.jpg").open("rb") as source:
+        photo = photo_upload(album=album, uploader=member, source=source, name="a.jpg", enqueue=False)
+    assert pipeline.photo_claim(photo_id=photo.pk, token="gone-worker")
+    albums.photo_delete(photo=photo, user=member)
+
+    undo_services.undo_apply(undo=Undo.objects.get(user=member))
+
+    deadline = time.monotonic() + 120
+    while Photo.objects.get(pk=photo.pk).status != Photo.Status.DONE and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert Photo.objects.get(pk=photo.pk).status == Photo.Status.DONE
+    assert Face.objects.filter(photo=photo).count() == 1

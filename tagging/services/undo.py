@@ -230,9 +230,16 @@ def _photos_restore(snapshot: dict) -> None:
         if Photo.objects.filter(album_id=photo.album_id, content_hash=photo.content_hash).exists():
             raise UndoRefused(f"“{photo.display_name}” was uploaded to its album again meanwhile")
     Photo.all_objects.filter(pk__in=list(photos)).update(deleted_at=None)
-    # A photo deleted before a worker took it was skipped by the worker: send it again.
-    pending = [pk for pk, photo in photos.items() if photo.status == Photo.Status.PENDING]
-    transaction.on_commit(lambda: [queue.photo_enqueue(photo_id=pk) for pk in pending])
+    # Workers skip a deleted photo, and one that was processing it dropped its
+    # results: photos not settled yet go back to the workers (a run still going
+    # on finds its claim gone and writes nothing).
+    unsettled = [
+        pk for pk, p in photos.items() if p.status in (Photo.Status.PENDING, Photo.Status.PROCESSING)
+    ]
+    Photo.all_objects.filter(pk__in=unsettled).update(
+        status=Photo.Status.PENDING, claimed_by="", status_changed_at=timezone.now()
+    )
+    transaction.on_commit(lambda: [queue.photo_enqueue(photo_id=pk) for pk in unsettled])
 
 
 def undo_apply(*, undo: Undo) -> Undo:
