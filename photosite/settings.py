@@ -5,6 +5,7 @@ variable (listed with explanations in ``.env.example``). Unset variables give a
 local-development setup: embedded PostgreSQL and Redis under ``var/``.
 """
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,6 +44,10 @@ INSTALLED_APPS = [
     "axes",
     "tagging",
 ]
+# Benchmarks and `evaluate` live in an app of their own that the production
+# image does not contain (see the Dockerfile and .dockerignore).
+if importlib.util.find_spec("devtools") is not None:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -27,8 +27,8 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from devtools.benchmarks.scratch import scratch_database
 from tagging import face_engine
-from tagging.benchmarks.scratch import scratch_database
 from tagging.models import Album, Face
 from tagging.services import pipeline, recognition
 from tagging.services.images import ImageRejected, image_inspect, image_load
