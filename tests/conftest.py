@@ -11,10 +11,12 @@ FACES_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 
 def pytest_configure(config):
     from photosite.celery import app
+    from photosite.queues import worker_queues
 
     # A queue of this test run alone: a development worker on the same Redis
     # must not take the tests' tasks (it would run them against the wrong database).
     app.conf.task_default_queue = f"photosite-test-{os.getpid()}"
+    app.conf.task_queues = worker_queues(app.conf.task_default_queue)
     # Workers started in a thread of the tests share the test database with
     # tests that count photos and rows: no heartbeat rows, no sweep of pending
     # photos at connect. The tests of `bin/photosite serve` run real worker
@@ -106,7 +108,7 @@ def detections(faces_dir):
     from django.conf import settings
     from PIL import Image, ImageOps
 
-    from tagging import face_engine
+    from tagging.faces import engine as face_engine
 
     found = {}
     with open(faces_dir / "faces.csv") as handle:

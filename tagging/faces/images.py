@@ -35,13 +35,6 @@ class ImageRejected(Exception):
     """The file cannot be used as a photo; ``str(error)`` says why in plain words."""
 
 
-@dataclass(frozen=True)
-class ImageInfo:
-    format: str  # Pillow's name, e.g. "JPEG"
-    width: int  # after EXIF orientation
-    height: int
-
-
 def _register_heif() -> None:
     from pillow_heif import register_heif_opener
 
@@ -97,11 +90,10 @@ def _oriented_size(image: Image.Image) -> tuple[int, int]:
     return image.width, image.height
 
 
-def image_inspect(*, source: BinaryIO, max_pixels: int) -> ImageInfo:
-    """Check a file from its header alone: cheap enough for every upload."""
+def image_inspect(*, source: BinaryIO, max_pixels: int) -> None:
+    """Check a file from its header alone: cheap enough for every upload. Raises ImageRejected."""
     with _open(source, max_pixels) as image:
-        width, height = _oriented_size(image)
-        return ImageInfo(format=image.format, width=width, height=height)
+        _oriented_size(image)
 
 
 @dataclass(frozen=True)
