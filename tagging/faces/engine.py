@@ -308,12 +308,17 @@ class _Engine:
         from deepface.modules import preprocessing
 
         target_size = (self.model.input_shape[1], self.model.input_shape[0])
+        if all(
+            face.shape[:2] == (target_size[1], target_size[0]) and face.dtype == np.uint8
+            for face in faces_bgr
+        ):
+            # dlib chips: already the network's input, in the uint8 that Dlib's
+            # forward casts to anyway (it scales an input whose maximum is at
+            # most 1, which a uint8 chip never is unless it is black).
+            return self._forward(np.stack(faces_bgr))
         batch = []
         for face in faces_bgr:
             if face.shape[:2] == (target_size[1], target_size[0]) and face.dtype == np.uint8:
-                # A dlib chip: already the network's input. (Dlib's forward scales
-                # an input whose maximum is at most 1, which a uint8 chip never
-                # is unless it is black.)
                 batch.append(face[np.newaxis].astype(np.float64))
                 continue
             # As DeepFace.represent: the crop scaled to 0..1, resized, normalised.
@@ -321,7 +326,11 @@ class _Engine:
                 face = face / 255
             face = preprocessing.resize_image(img=face, target_size=target_size)
             batch.append(preprocessing.normalize_input(img=face, normalization="base"))
-        vectors = np.asarray(self.model.forward(np.concatenate(batch, axis=0)), dtype=np.float32)
+        return self._forward(np.concatenate(batch, axis=0))
+
+    def _forward(self, batch: np.ndarray) -> list[np.ndarray]:
+        """deepface's model on a batch, each vector scaled to unit length."""
+        vectors = np.asarray(self.model.forward(batch), dtype=np.float32)
         vectors = vectors.reshape(len(batch), -1)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return list(vectors / np.maximum(norms, np.finfo(np.float32).tiny))

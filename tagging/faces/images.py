@@ -189,10 +189,12 @@ def jpeg_bytes(image: Image.Image, *, max_side: int | None = None, quality: int 
     """JPEG of ``image`` with no EXIF, GPS or other metadata."""
     if max_side is not None and max(image.size) > max_side:
         image = image.copy()
-        # Shrink by whole factors first (a cheap box filter), then bilinear for
-        # the last step: indistinguishable from Lanczos at thumbnail sizes, and
-        # these run for every photo and every face.
-        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        # Shrink by whole factors first (a cheap box filter) down to the
+        # nearest whole factor above the size, then bilinear for the last step.
+        # These run for every photo and every face: a gap of 1.0 rather than 2.0
+        # makes a 480 px thumbnail of a 1600 px photo in 14 ms rather than 21
+        # (measured on shared/faces), with no difference to see at that size.
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=1.0)
     buffer = io.BytesIO()
     # No exif= or icc_profile= argument: the derivative carries pixels only.
     # Baseline, not progressive: progressive encoding costs five times as long here.
