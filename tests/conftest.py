@@ -10,7 +10,15 @@ FACES_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 
 
 def pytest_configure(config):
+    from django.conf import settings
+
     from photosite.celery import app
+
+    # Django's advice for tests: a fast hasher. PBKDF2's 1,000,000 rounds took
+    # about a second per login or new member on a loaded 2-core machine, and the
+    # suite makes hundreds. The served site (`bin/photosite serve` in
+    # tests/served.py) runs its own settings, with the real hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from photosite.queues import worker_queues
 
     # A queue of this test run alone: a development worker on the same Redis
