@@ -12,7 +12,7 @@ from django.conf import settings
 
 from tagging import files, storage
 from tagging.models import Photo
-from tagging.services import health, pipeline, privacy, recognition
+from tagging.services import health, manual_faces, pipeline, privacy, recognition
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,17 @@ def process_photo(self, photo_id: int) -> None:
 )
 def recognize_photo(photo_id: int) -> None:
     recognition.photo_recognize(photo_id=photo_id)
+
+
+@shared_task(
+    autoretry_for=pipeline.TRANSIENT_ERRORS,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def embed_drawn_face(face_id: int) -> None:
+    manual_faces.drawn_face_embed(face_id=face_id)
 
 
 @shared_task(

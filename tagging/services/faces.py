@@ -1,4 +1,4 @@
-"""What members do with faces: confirm, reject, tag, untag, name a group.
+"""What members do with faces: confirm, reject, tag, untag, "not a face", name a group.
 
 Each action is one transaction that locks the face rows it changes, followed by
 a bounded refresh of the suggestions near the face, so every tag a member
@@ -114,6 +114,26 @@ def face_untag(*, face: Face) -> Face:
     # Faces suggested on the strength of this tag are re-judged without it.
     recognition.faces_refresh_near(face=face)
     recognition.face_suggest(face=face)
+    return face
+
+
+def face_not_a_face(*, face: Face) -> Face:
+    """ "Not a face": the box leaves the photo and every page, count and search, its
+    embedding and crop are deleted, and reprocessing does not bring it back.
+
+    The one service for this change, so that an undo can wrap it. Faces that
+    were suggested or grouped on the strength of this one are judged again
+    without it.
+    """
+    with transaction.atomic():
+        face = Face.all_objects.select_for_update().get(pk=face.pk)
+        if face.status == Face.Status.NOT_A_FACE:
+            raise FaceActionError("this box is already marked as not a face")
+        was = Face(pk=face.pk, embedding=face.embedding, model_name=face.model_name)
+        Face.objects.filter(pk=face.pk).not_a_face()
+    face.refresh_from_db()
+    recognition.faces_refresh_near(face=was)
+    recognition.unnamed_groups_prune()
     return face
 
 

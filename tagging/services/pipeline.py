@@ -204,13 +204,14 @@ def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
                 h=face.h / height,
                 confidence=face.confidence,
                 embedding=embedding,
-                crop=_crop(loaded.rgb, face),
+                crop=crop_bytes(loaded.rgb, face),
             )
         )
     return found
 
 
-def _crop(image: Image.Image, face) -> bytes:
+def crop_bytes(image: Image.Image, face) -> bytes:
+    """A face's crop as JPEG bytes: its box (pixels of ``image``) with some of the head around it."""
     side = max(face.w, face.h) * (1 + 2 * CROP_MARGIN)
     cx, cy = face.x + face.w / 2, face.y + face.h / 2
     box = (
@@ -315,15 +316,27 @@ def _faces_replace(
     A face found again keeps its row (and with it its tag, rejections and any
     cover that points at it); only its box, embedding and crop are refreshed.
     A face of a person who opted out of recognition gets neither back: it keeps
-    no embedding and no crop. Old faces not found again are deleted, unless
+    no embedding and no crop. Drawn faces and "not a face" boxes are never
+    changed, and a detection on one of them is dropped. Old faces not found again are deleted, unless
     ``keep_confirmed`` keeps the confirmed ones (re-embedding with another
     detector must not lose a tag): they keep their tag and crop and lose their
     embedding, which came from the old alignment and must not meet new ones.
     """
-    old_faces = list(photo.faces.select_for_update(of=("self",)).select_related("person"))
+    old_faces = list(
+        Face.all_objects.filter(photo=photo).select_for_update(of=("self",)).select_related("person")
+    )
+    # Boxes members drew or called "not a face" stand as they are: a detection
+    # on one of them is the same face, so it is dropped rather than stored again.
+    fixed = [
+        old for old in old_faces if old.source == Face.Source.MANUAL or old.status == Face.Status.NOT_A_FACE
+    ]
+    old_faces = [old for old in old_faces if old not in fixed]
     obsolete: list[str] = []
     to_create, to_update = [], []
     for found, crop in zip(faces, crops, strict=True):
+        if any(_iou(found, old) >= SAME_FACE_IOU for old in fixed):
+            obsolete.append(crop)
+            continue
         x, y, w, h = _clamp_box(found)
         match = max(old_faces, key=lambda old: _iou(found, old), default=None)
         if match is not None and _iou(found, match) >= SAME_FACE_IOU:
