@@ -6,8 +6,7 @@
   const MIN_SIDE = 0.01; // a click or a slip, not a box
   const frame = document.getElementById("frame");
   const button = document.getElementById("draw-face");
-  const form = document.getElementById("draw-form");
-  if (!frame || !button || !form) return;
+  if (!frame || !button || !document.getElementById("draw-form")) return;
   let start = null;
   let drawn = null;
 
@@ -25,10 +24,15 @@
     button.textContent = on ? "Drawing… (Esc)" : "Draw a face";
   }
 
+  // Looked up each time: the viewer swaps in the next photo's form with its faces.
+  function drawForm() {
+    return document.getElementById("draw-form");
+  }
+
   function clearBox() {
     if (drawn) drawn.remove();
     drawn = null;
-    form.hidden = true;
+    if (drawForm()) drawForm().hidden = true;
   }
 
   // The point relative to the photo, clamped to it.
@@ -59,7 +63,13 @@
     event.preventDefault();
     clearBox();
     start = relative(event);
-    stage().setPointerCapture(event.pointerId);
+    // Moves outside the photo still reach the box; a pointer the browser no
+    // longer tracks cannot be captured, and the box is drawn without it.
+    try {
+      stage().setPointerCapture(event.pointerId);
+    } catch (error) {
+      /* drawn without capture */
+    }
   });
 
   frame.addEventListener("pointermove", (event) => {
@@ -79,6 +89,8 @@
     setDrawing(false);
     // The form sits beside the photo, which the viewer covers.
     if (frame.classList.contains("viewing")) document.getElementById("view-full").click();
+    const form = drawForm();
+    if (!form) return;
     ["x", "y", "w", "h"].forEach((key) => (form.elements[key].value = box[key].toFixed(5)));
     form.hidden = false;
     form.elements.name.focus();
@@ -93,14 +105,15 @@
     clearBox();
     setDrawing(!drawing());
   });
-  document.getElementById("draw-cancel").addEventListener("click", () => {
+  document.addEventListener("click", (event) => {
+    if (!(event.target instanceof Element) || !event.target.closest("#draw-cancel")) return;
     clearBox();
     setDrawing(false);
   });
   document.addEventListener("keydown", (event) => {
     const target = event.target;
     if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement) {
-      if (event.key === "Escape" && target.form === form) clearBox();
+      if (event.key === "Escape" && target.form === drawForm()) clearBox();
       return;
     }
     if (event.altKey || event.ctrlKey || event.metaKey) return;
