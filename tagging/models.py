@@ -146,7 +146,7 @@ class FaceQuerySet(models.QuerySet):
     def not_a_face(self) -> list[int]:
         """ "Not a face": no person, no embedding, no crop, and gone from every page and
         search (see ``FaceManager``). The row stays, so that reprocessing the photo
-        does not find the same box again (``pipeline._faces_replace``); returns the ids."""
+        does not find the same box again (``photo_faces.faces_replace``); returns the ids."""
         ids = list(self.values_list("pk", flat=True))
         faces = Face.all_objects.filter(pk__in=ids)
         faces.forget()

@@ -16,7 +16,7 @@ from tagging.models import Face, Photo, crop_path
 from tagging.services import faces as face_actions
 from tagging.services import recognition
 from tagging.services.images import ImageRejected, image_load
-from tagging.services.pipeline import crop_bytes
+from tagging.services.photo_faces import crop_bytes
 from tagging.storage import StoreUnavailable
 
 logger = logging.getLogger(__name__)

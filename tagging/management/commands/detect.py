@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from tagging.services.images import ImageRejected, image_load
-from tagging.services.pipeline import faces_kept
+from tagging.services.photo_faces import faces_kept
 
 
 class Command(BaseCommand):
