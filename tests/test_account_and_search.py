@@ -87,7 +87,7 @@ def test_search_finds_photos_with_all_the_chosen_people(client, member, faces_di
 
 
 def test_find_by_face_with_a_dropped_photo_lists_the_match_and_not_the_stranger(
-    client, member, faces_dir, media_root
+    client, member, faces_dir, media_root, celery_worker
 ):
     album = Album.objects.create(owner=member, title="Find")
     biden = processed_photo(album, faces_dir, "people/joe_biden/joe_biden_2.jpg")

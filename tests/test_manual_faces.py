@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tagging import face_boxes, selectors
+from tagging import selectors
+from tagging.faces import boxes as face_boxes
 from tagging.models import Album, Face, Person, Photo
 from tagging.services import manual_faces, pipeline
 from tests.library import processed_photo

@@ -10,12 +10,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
-from tagging import face_boxes, queue, storage
+from tagging import queue, storage
+from tagging.faces.images import ImageRejected
 from tagging.files import files_delete
 from tagging.models import Face, Photo, crop_path
+from tagging.services import detection, recognition
 from tagging.services import faces as face_actions
-from tagging.services import recognition
-from tagging.services.images import ImageRejected, image_load
 from tagging.services.photo_faces import crop_bytes
 from tagging.storage import StoreUnavailable
 
@@ -63,9 +63,7 @@ def drawn_face_embed(*, face_id: int) -> bool:
         return False
     try:
         with face.photo.original.open("rb") as source:
-            loaded = image_load(
-                source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
-            )
+            loaded = detection.image_open(source)
     except (FileNotFoundError, ValueError, ImageRejected) as error:
         logger.warning("drawn face %s: photo unreadable (%s); kept as a tag only", face_id, error)
         return False
@@ -81,16 +79,7 @@ def drawn_face_embed(*, face_id: int) -> bool:
         max(1, int(face.w * width)),
         max(1, int(face.h * height)),
     )
-    # The minimum face size is in pixels of the original, as for detected faces.
-    scale = loaded.width / width
-    result = face_boxes.box_embed(
-        image=array,
-        box=box,
-        model_name=face.model_name,
-        detector=settings.FACE_DETECTOR,
-        home=settings.DEEPFACE_HOME,
-        min_side=int(np.ceil(settings.FACE_MIN_SIZE / scale)),
-    )
+    result = detection.box_embedding(loaded=loaded, box=box)
     pixels = SimpleNamespace(x=box[0], y=box[1], w=box[2], h=box[3])
     name = default_storage.save(crop_path(None, ""), ContentFile(crop_bytes(loaded.rgb, pixels)))
     try:

@@ -7,9 +7,9 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from tagging import face_engine
+from tagging.faces.images import LoadedImage, jpeg_bytes
 from tagging.models import Face, Photo
-from tagging.services.images import LoadedImage, jpeg_bytes
+from tagging.services import detection
 
 CROP_SIDE = 224
 # Crops show some of the head and hair around the detector's tight box.
@@ -29,34 +29,9 @@ class FoundFace:
     crop: bytes
 
 
-def faces_kept(*, loaded: LoadedImage) -> tuple[list[face_engine.DetectedFace], float]:
-    """Detect and embed, then keep the faces worth keeping, largest first.
-
-    Returns the faces (boxes in pixels of the downscaled array) and the factor
-    from those pixels to the oriented original's.
-    """
-    array = loaded.array()
-    detected = face_engine.faces_detect(
-        image=array,
-        model_name=settings.FACE_MODEL,
-        detector=settings.FACE_DETECTOR,
-        home=settings.DEEPFACE_HOME,
-    )
-    # Sizes are judged in pixels of the original, not of the downscaled copy.
-    scale = loaded.width / array.shape[1]
-    kept = [
-        face
-        for face in detected
-        if min(face.w, face.h) * scale >= settings.FACE_MIN_SIZE
-        and (face.confidence is None or face.confidence >= settings.FACE_MIN_CONFIDENCE)
-    ]
-    kept.sort(key=lambda face: face.w * face.h, reverse=True)
-    return kept[: settings.FACE_MAX_PER_PHOTO], scale
-
-
 def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
-    """The faces worth keeping (``faces_kept``), with boxes relative to the image and crops."""
-    kept, _ = faces_kept(loaded=loaded)
+    """The faces worth keeping (``detection.faces_kept``), with boxes relative to the image and crops."""
+    kept, _ = detection.faces_kept(loaded=loaded)
     width, height = loaded.rgb.size
     found = []
     for face in kept:

@@ -7,11 +7,14 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from tagging import access, face_engine, search_terms, selectors, similar
-from tagging.services import recognition
-from tagging.services.images import ImageRejected, image_load
+from tagging import access, queue, search_terms, selectors, similar
+from tagging.faces.images import ImageRejected
+from tagging.services import detection, recognition
 
 PAGE_SIZE = 200
+# How long the page waits for a worker to find the dropped photo's face: one
+# photo's processing ahead of it, on a busy machine, with room to spare.
+PROBE_TIMEOUT = 30
 
 
 @require_http_methods(["GET"])
@@ -59,9 +62,10 @@ def _step(value: str, steps: list[float]) -> int:
 @login_required
 def find_by_face(request):
     """deepface's ``find`` inside the site: a face of a visible photo, or a dropped photo
-    that is stored nowhere (decoded in memory, its largest face used, then discarded).
-    Matches stop at a cut-off (``similar.FIND_CUTOFFS``); "show less similar" widens it
-    a step, for an uploaded photo through its embedding signed into the page."""
+    that is stored nowhere (decoded in memory, its largest face embedded by a
+    worker, then discarded). Matches stop at a cut-off (``similar.FIND_CUTOFFS``);
+    "show less similar" widens it a step, for an uploaded photo through its
+    embedding signed into the page."""
     context = {"results": None, "error": "", "face": None, "probe": ""}
     if not settings.FACE_RECOGNITION_ENABLED:
         context["error"] = "face recognition is switched off on this site"
@@ -86,23 +90,17 @@ def find_by_face(request):
         try:
             if upload.size > settings.UPLOAD_MAX_BYTES:
                 raise ImageRejected("the file is too large")
-            loaded = image_load(
-                source=upload, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
-            )
-            found = face_engine.faces_detect(
-                image=loaded.array(),
-                model_name=settings.FACE_MODEL,
-                detector=settings.FACE_DETECTOR,
-                home=settings.DEEPFACE_HOME,
-            )
-        except ImageRejected as error:
+            # Decoded here with Pillow alone (a bad file is refused at once);
+            # the models run on a worker, never in a web process.
+            packed = detection.probe_pack(detection.image_open(upload))
+            embedding = queue.face_probe(packed=packed, timeout=PROBE_TIMEOUT)
+        except (ImageRejected, queue.ProbeUnanswered) as error:
             context["error"] = str(error)
         else:
-            if not found:
+            if embedding is None:
                 context["error"] = "no face found in that photo"
             else:
-                largest = max(found, key=lambda f: f.w * f.h)
-                embedding, model_name = largest.embedding.tolist(), settings.FACE_MODEL
+                model_name = settings.FACE_MODEL
                 context["probe"] = signing.dumps(
                     {"embedding": embedding, "model": model_name}, salt="find-by-face", compress=True
                 )

@@ -1,9 +1,8 @@
 """Embedding a box a member drew, where the detector found no face.
 
-Knows nothing of requests or rows: an image array and a box in its pixels in,
-an embedding (or None) out. Lives beside ``face_engine`` rather than in it:
-that module is past the size a module should have, and this is a use of the
-engine, not a part of it.
+Free of Django, like the rest of ``tagging.faces``: an image array and a box in
+its pixels in, an embedding (or None) out. Beside ``engine`` rather than in it:
+a use of the engine, not a part of it.
 """
 
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tagging import face_engine
+from tagging.faces import engine
 
 # The detector looks at the box with this much of its size around it on each
 # side: a member's box is rarely tight, and RetinaFace needs some context.
@@ -54,7 +53,7 @@ def box_embed(
     left, top = max(0, x - mx), max(0, y - my)
     right, bottom = min(width, x + w + mx), min(height, y + h + my)
     region = np.ascontiguousarray(image[top:bottom, left:right])
-    found = face_engine.faces_detect(image=region, model_name=model_name, detector=detector, home=home)
+    found = engine.faces_detect(image=region, model_name=model_name, detector=detector, home=home)
     inner = (x - left, y - top, w, h)
     inside = [
         face for face in found if face.landmarks and all(_inside(point, inner) for point in face.landmarks)
@@ -72,18 +71,18 @@ def _plain_embed(image: np.ndarray, box, model_name: str, detector: str, home) -
     x, y, w, h = box
     height, width = image.shape[:2]
     if model_name == "Dlib":
-        pad_x, pad_y = int(w * face_engine.CHIP_PADDING), int(h * face_engine.CHIP_PADDING)
+        pad_x, pad_y = int(w * engine.CHIP_PADDING), int(h * engine.CHIP_PADDING)
         canvas = np.zeros((h + 2 * pad_y, w + 2 * pad_x, 3), dtype=np.uint8)
         x0, y0 = max(0, x - pad_x), max(0, y - pad_y)
         x1, y1 = min(width, x + w + pad_x), min(height, y + h + pad_y)
         canvas[y0 - (y - pad_y) : y1 - (y - pad_y), x0 - (x - pad_x) : x1 - (x - pad_x)] = image[y0:y1, x0:x1]
-        side = face_engine.CHIP_SIZE
+        side = engine.CHIP_SIZE
         crop = cv2.resize(canvas, (side, side), interpolation=cv2.INTER_AREA)
     else:
         crop = np.ascontiguousarray(image[y : y + h, x : x + w])
     bgr = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
     # The engine's own model and lock: one network per process, never run in
-    # two threads at once (see face_engine._Engine).
-    engine = face_engine._engine_get(model_name=model_name, detector=detector, home=home)
-    with engine.lock:
-        return engine._embed([bgr])[0]
+    # two threads at once (see engine._Engine).
+    running = engine._engine_get(model_name=model_name, detector=detector, home=home)
+    with running.lock:
+        return running._embed([bgr])[0]
