@@ -99,7 +99,9 @@ def test_names_are_shown_only_for_confirmed_people_the_viewer_may_know(client, m
     assert "Hidden Person" not in page and "Only A Guess" not in page
 
 
-def test_a_dropped_photo_can_be_widened_through_its_signed_embedding(client, member, photos, faces_dir):
+def test_a_dropped_photo_can_be_widened_through_its_signed_embedding(
+    client, member, photos, faces_dir, celery_worker
+):
     client.force_login(member)
     with (faces_dir / "people/barack_obama/barack_obama_4.jpg").open("rb") as dropped:
         first = client.post("/search/face/", {"photo": dropped}).content.decode()
