@@ -56,8 +56,9 @@ def undo_for_user(user, undo_id: int) -> Undo:
     if not user.is_authenticated:
         raise Http404("not found")
     undo = _get(Undo.objects.filter(user=user), undo_id)
-    faces = Face.objects.filter(pk__in=undo.face_ids())
-    if faces.exclude(pk__in=Face.objects.visible_to(user).values("pk")).exists():
+    # Every face it changed, boxes marked "not a face" included, on a photo they may see.
+    faces = Face.all_objects.filter(pk__in=undo.face_ids())
+    if faces.exclude(photo__in=Photo.objects.visible_to(user)).exists():
         raise Http404("not found")
     # Deleted photos are visible to nobody: their owner's album is what counts.
     if Photo.all_objects.filter(pk__in=undo.photo_ids()).exclude(album__in=albums_owned_by(user)).exists():

@@ -16,6 +16,15 @@ class NameForm(forms.Form):
     name = forms.CharField(max_length=200, strip=True)
 
 
+class DrawnFaceForm(NameForm):
+    """A box drawn on a photo, relative to the photo as shown (0..1), and its name."""
+
+    x = forms.FloatField(min_value=0, max_value=1)
+    y = forms.FloatField(min_value=0, max_value=1)
+    w = forms.FloatField(min_value=0, max_value=1)
+    h = forms.FloatField(min_value=0, max_value=1)
+
+
 class SignupForm(UserCreationForm):
     email = forms.EmailField(required=False, help_text="Optional, unless your invitation names one.")
 

@@ -126,6 +126,27 @@ class FaceQuerySet(models.QuerySet):
         faces.filter(status=Face.Status.SUGGESTED).unassign()
         return faces.update(embedding=None, crop="")
 
+    def not_a_face(self) -> list[int]:
+        """ "Not a face": no person, no embedding, no crop, and gone from every page and
+        search (see ``FaceManager``). The row stays, so that reprocessing the photo
+        does not find the same box again (``photo_faces.faces_replace``); returns the ids."""
+        ids = list(self.values_list("pk", flat=True))
+        faces = Face.all_objects.filter(pk__in=ids)
+        faces.forget()
+        Person.objects.filter(cover_face__in=ids).update(cover_face=None)
+        faces.update(person=None, status=Face.Status.NOT_A_FACE, distance=None, updated_at=timezone.now())
+        return ids
+
+
+class FaceManager(models.Manager.from_queryset(FaceQuerySet)):
+    """Faces as every page, count and search knows them: without the boxes members
+    said are not faces. Those are kept only as a record for reprocessing, and only
+    ``Face.all_objects`` (the pipeline, undo) sees them. Related managers
+    (``photo.faces``, ``person.faces``) use this one too."""
+
+    def get_queryset(self) -> FaceQuerySet:
+        return super().get_queryset().exclude(status=Face.Status.NOT_A_FACE)
+
 
 class Album(models.Model):
     class Visibility(models.TextChoices):
@@ -282,6 +303,11 @@ class Face(models.Model):
         UNASSIGNED = "unassigned", "Unassigned"
         SUGGESTED = "suggested", "Suggested"
         CONFIRMED = "confirmed", "Confirmed"
+        NOT_A_FACE = "not_face", "Not a face"
+
+    class Source(models.TextChoices):
+        DETECTED = "detected", "Found by the detector"
+        MANUAL = "manual", "Drawn by a member"
 
     photo = models.ForeignKey(Photo, on_delete=models.CASCADE, related_name="faces")
     # Box relative to the oriented image: 0..1 on both axes.
@@ -298,20 +324,27 @@ class Face(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.UNASSIGNED)
     distance = models.FloatField(null=True, blank=True, help_text="Cosine distance of the suggestion")
     crop = models.FileField(upload_to=crop_path, max_length=200, blank=True)
+    # A drawn box is a member's word: reprocessing never moves or deletes it.
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.DETECTED)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = FaceQuerySet.as_manager()
+    objects = FaceManager()
+    all_objects = FaceQuerySet.as_manager()
 
     class Meta:
         ordering = ["photo", "x"]
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["unassigned", "suggested", "confirmed"]), name="face_status_valid"
+                condition=Q(status__in=["unassigned", "suggested", "confirmed", "not_face"]),
+                name="face_status_valid",
             ),
+            models.CheckConstraint(condition=Q(source__in=["detected", "manual"]), name="face_source_valid"),
             # A person exactly when the face is suggested or confirmed.
             models.CheckConstraint(
-                condition=(Q(status="unassigned") & Q(person__isnull=True))
+                condition=(Q(status__in=["unassigned", "not_face"]) & Q(person__isnull=True))
                 | (Q(status__in=["suggested", "confirmed"]) & Q(person__isnull=False)),
                 name="face_person_matches_status",
             ),

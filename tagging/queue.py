@@ -31,6 +31,20 @@ def photo_enqueue(*, photo_id: int) -> None:
         logger.warning("broker unavailable; photo %s stays pending for the sweeper", photo_id)
 
 
+def face_embed_enqueue(*, face_id: int) -> None:
+    """Send a drawn face to the workers for its crop and embedding. With the broker
+    down it stays a tag without an embedding, which ``manage.py reprocess`` of its
+    photo does not change: the member can draw it again.
+
+    On the interactive queue: the member who drew it is on the page, and one
+    box costs a fraction of a photo, so it need not wait behind an import."""
+    queue = interactive_queue(current_app.conf.task_default_queue)
+    try:
+        _task("embed_drawn_face").apply_async(args=[face_id], queue=queue, retry=False)
+    except (OperationalError, OSError):
+        logger.warning("broker unavailable; drawn face %s stays without an embedding", face_id)
+
+
 def files_delete_later(names: list[str]) -> None:
     """Files a media store that was down could not delete: a task tries again with backoff."""
     logger.warning("media store unavailable; %s files will be deleted later", len(names))

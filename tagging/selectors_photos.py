@@ -1,55 +1,11 @@
-"""Reads for finding photos: by a face (similar faces), by date (timeline, years)
-and by typed search. Split from ``tagging.selectors``, which offers them too."""
+"""Reads for finding photos by date (timeline, years) and by typed search.
+(By a face: ``tagging.similar``.)"""
 
-from dataclasses import dataclass
-
-from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce, ExtractYear
-from pgvector.django import CosineDistance
 
-from tagging.embeddings import embedding_expression
-from tagging.models import Face, Photo
-from tagging.selectors import hnsw_search, photos_with_people
-
-
-@dataclass(frozen=True)
-class SimilarPhoto:
-    photo: Photo
-    face_id: int
-    distance: float
-
-
-def _nearest_per_photo(query) -> dict[int, tuple[int, float]]:
-    """Photo id -> (its nearest face, distance), nearest photos first."""
-    best: dict[int, tuple[int, float]] = {}
-    for face_id, photo_id, d in query:
-        if photo_id not in best:
-            best[photo_id] = (face_id, float(d))
-    return best
-
-
-def photos_similar(*, user, embedding, model_name: str, limit: int = 24, exclude_face_id: int | None = None):
-    """Visible photos with the faces most similar to ``embedding``, nearest first (deepface's
-    ``find``, inside the site). One photo appears once, with its nearest face."""
-    distance = CosineDistance(embedding_expression(model_name), list(embedding))
-    faces = Face.objects.visible_to(user).filter(model_name=model_name, embedding__isnull=False)
-    if exclude_face_id is not None:
-        faces = faces.exclude(pk=exclude_face_id)
-    columns = ("pk", "photo_id", "d")
-    query = faces.annotate(d=distance).order_by("d").values_list(*columns)[: limit * 4]
-    with hnsw_search(ef_search=max(settings.FACE_FILTERED_EF_SEARCH, limit * 8)):
-        best = _nearest_per_photo(query)
-    if len(best) < limit:
-        # The approximate search keeps its candidates before the visibility
-        # filter; when most faces near this one are on photos the viewer cannot
-        # see (or are deleted rows not yet vacuumed), too few survive. Then an
-        # exact search over the visible faces: the distance on the uncast column
-        # is not the indexed expression, so no index can cut it short.
-        exact = CosineDistance("embedding", list(embedding))
-        best = _nearest_per_photo(faces.annotate(d=exact).order_by("d").values_list(*columns)[: limit * 4])
-    photos = Photo.objects.in_bulk(list(best)[:limit])
-    return [SimilarPhoto(photos[pid], *best[pid]) for pid in list(best)[:limit] if pid in photos]
+from tagging.models import Photo
+from tagging.selectors import photos_with_people
 
 
 def photos_timeline(*, user, before: tuple | None = None, limit: int = 60) -> list[Photo]:

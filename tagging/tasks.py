@@ -13,7 +13,7 @@ from django.conf import settings
 from tagging import files, storage
 from tagging.faces.weights import WeightsMissing
 from tagging.models import Photo
-from tagging.services import detection, health, pipeline, privacy, recognition, undo
+from tagging.services import detection, health, manual_faces, pipeline, privacy, recognition, undo
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ def process_photo(self, photo_id: int) -> None:
 @shared_task(**_PHOTO_RETRIES)
 def recognize_photo(photo_id: int) -> None:
     recognition.photo_recognize(photo_id=photo_id)
+
+
+@shared_task(**_PHOTO_RETRIES)
+def embed_drawn_face(face_id: int) -> None:
+    manual_faces.drawn_face_embed(face_id=face_id)
 
 
 @shared_task(

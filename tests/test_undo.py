@@ -1,8 +1,10 @@
 """Undo: every kind of change put back exactly (the rows compared before and after),
 for the undo period and across a reload, by its member only, never over newer work."""
 
+import time
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -44,11 +46,15 @@ def _suggested(trip, person, *, distance=0.05, x=0.1) -> Face:
     return Face.objects.get(pk=face.pk)
 
 
-def _rows() -> dict:
-    """Every row an undo may touch, all their fields (embeddings aside: these faces have none)."""
-    face_fields = [f.attname for f in Face._meta.concrete_fields if f.name != "embedding"]
+def _rows(*, derived: bool = True) -> dict:
+    """Every row an undo may touch, all their fields (embeddings aside: these faces have none).
+
+    Without ``derived``, a face's crop file is left out: "not a face" deletes it,
+    and undoing it has a worker cut the box again (tested with a real one below)."""
+    skipped = {"embedding"} | (set() if derived else {"crop"})
+    face_fields = [f.attname for f in Face._meta.concrete_fields if f.name not in skipped]
     return {
-        "faces": sorted(Face.objects.values_list(*face_fields)),
+        "faces": sorted(Face.all_objects.values_list(*face_fields)),
         "rejections": sorted(FaceRejection.objects.values_list()),
         "people": sorted(Person.objects.values_list()),
         "photos": sorted(Photo.all_objects.values_list()),
@@ -63,14 +69,14 @@ def _latest() -> Undo:
     return Undo.objects.latest("created_at")
 
 
-def _undone_exactly(client, before: dict, *, kind: str) -> None:
+def _undone_exactly(client, before: dict, *, kind: str, derived: bool = True) -> None:
     undo = _latest()
     assert undo.kind == kind
-    assert _rows() != before  # the action changed something
+    assert _rows(derived=derived) != before  # the action changed something
     response = _undo(client, undo, follow=True)
     assert response.status_code == 200
     assert f"Undone: {undo.message}" in response.content.decode()
-    assert _rows() == before
+    assert _rows(derived=derived) == before
 
 
 class TestEachKindIsUndoneExactly:
@@ -93,6 +99,17 @@ class TestEachKindIsUndoneExactly:
         assert "Confirmed 3 faces as Anna." in response.content.decode()
 
         _undone_exactly(alice, before, kind=Undo.Kind.CONFIRM)
+
+    def test_not_a_face_of_a_tagged_cover(self, alice, trip, anna):
+        face = _face(_photo(trip), person=anna, status=Face.Status.CONFIRMED)
+        Person.objects.filter(pk=anna.pk).update(cover_face=face)
+        before = _rows(derived=False)
+
+        alice.post(reverse("face_not_a_face", args=[face.pk]))
+        assert Face.all_objects.get(pk=face.pk).status == Face.Status.NOT_A_FACE
+        assert Person.objects.get(pk=anna.pk).cover_face_id is None
+
+        _undone_exactly(alice, before, kind=Undo.Kind.NOT_A_FACE, derived=False)
 
     def test_reject(self, alice, trip, anna):
         face = _suggested(trip, anna)
@@ -414,3 +431,25 @@ def test_a_photo_deleted_while_processing_is_processed_after_the_undo(celery_wor
         time.sleep(0.1)
     assert Photo.objects.get(pk=photo.pk).status == Photo.Status.DONE
     assert Face.objects.filter(photo=photo).count() == 1
+
+
+def test_a_box_back_from_not_a_face_is_embedded_again(celery_worker, client, member, faces_dir):
+    from tests.library import processed_photo
+
+    album = Album.objects.create(owner=member, title="Back")
+    face = processed_photo(album, faces_dir, "people/joe_biden/joe_biden_1.jpg").faces.get()
+    client.force_login(member)
+
+    client.post(reverse("face_not_a_face", args=[face.pk]))
+    gone = Face.all_objects.get(pk=face.pk)
+    assert gone.embedding is None and not gone.crop
+    _undo(client, _latest())
+
+    deadline = timezone.now() + timedelta(seconds=60)
+    while Face.objects.get(pk=face.pk).embedding is None and timezone.now() < deadline:
+        time.sleep(0.2)
+    back = Face.objects.get(pk=face.pk)
+    assert back.status == face.status and back.crop
+    # The same box, cut and embedded again: the same face to the network.
+    distance = 1 - float(np.dot(np.asarray(back.embedding), np.asarray(face.embedding)))
+    assert distance < 0.02

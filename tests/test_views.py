@@ -168,6 +168,11 @@ POST_ENDPOINTS = {
     "face_reject": lambda t: (reverse("face_reject", args=[t.suggested.pk]), {}),
     "face_tag": lambda t: (reverse("face_tag", args=[t.unassigned.pk]), {"name": "Zoe"}),
     "face_untag": lambda t: (reverse("face_untag", args=[t.confirmed.pk]), {}),
+    "face_not_a_face": lambda t: (reverse("face_not_a_face", args=[t.unassigned.pk]), {}),
+    "face_draw": lambda t: (
+        reverse("face_draw", args=[t.photo.pk]),
+        {"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2, "name": "Zoe"},
+    ),
     "person_review": lambda t: (
         reverse("person_review", args=[t.ann.pk]),
         {"faces": [t.suggested.pk], "action": "confirm"},

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import numpy as np
 from django.conf import settings
 
-from tagging.faces import engine
+from tagging.faces import boxes, engine
 from tagging.faces.images import LoadedImage, image_inspect, image_load, jpeg_bytes
 
 
@@ -56,6 +56,21 @@ def faces_kept(*, loaded: LoadedImage) -> tuple[list[engine.DetectedFace], float
     ]
     kept.sort(key=lambda face: face.w * face.h, reverse=True)
     return kept[: settings.FACE_MAX_PER_PHOTO], scale
+
+
+def box_embedding(*, loaded: LoadedImage, box: tuple[int, int, int, int]) -> boxes.BoxEmbedding | None:
+    """The embedding of a box a member drew (pixels of ``loaded.array()``), or None for a
+    box under FACE_MIN_SIZE pixels of the original (see ``boxes.box_embed``)."""
+    array = loaded.array()
+    scale = loaded.width / array.shape[1]
+    return boxes.box_embed(
+        image=array,
+        box=box,
+        model_name=settings.FACE_MODEL,
+        detector=settings.FACE_DETECTOR,
+        home=settings.DEEPFACE_HOME,
+        min_side=int(np.ceil(settings.FACE_MIN_SIZE / scale)),
+    )
 
 
 def probe_pack(loaded: LoadedImage) -> str:

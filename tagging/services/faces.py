@@ -1,4 +1,4 @@
-"""What members do with faces: confirm, reject, tag, untag, name a group.
+"""What members do with faces: confirm, reject, tag, untag, "not a face", name a group.
 
 Each action is one transaction that locks the face rows it changes, followed by
 a bounded refresh of the suggestions near the face, so every tag a member
@@ -139,6 +139,29 @@ def face_untag(*, face: Face) -> Face:
     # Faces suggested on the strength of this tag are re-judged without it.
     recognition.faces_refresh_near(face=face)
     recognition.face_suggest(face=face)
+    return face
+
+
+def face_not_a_face(*, face: Face, user=None) -> Face:
+    """ "Not a face": the box leaves the photo and every page, count and search, its
+    embedding and crop are deleted, and reprocessing does not bring it back.
+
+    The one service for this change, so that an undo can wrap it. Faces that
+    were suggested or grouped on the strength of this one are judged again
+    without it.
+    """
+    with transaction.atomic(), undo.undoable(user=user, kind=Undo.Kind.NOT_A_FACE) as record:
+        face = Face.all_objects.select_for_update().get(pk=face.pk)
+        if face.status == Face.Status.NOT_A_FACE:
+            raise FaceActionError("this box is already marked as not a face")
+        record.faces([face.pk])
+        record.people(Person.objects.filter(cover_face=face).values_list("pk", flat=True))
+        record.message = "Removed: not a face."
+        was = Face(pk=face.pk, embedding=face.embedding, model_name=face.model_name)
+        Face.objects.filter(pk=face.pk).not_a_face()
+    face.refresh_from_db()
+    recognition.faces_refresh_near(face=was)
+    recognition.unnamed_groups_prune()
     return face
 
 

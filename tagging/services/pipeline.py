@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -22,14 +21,14 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
-from PIL import Image
 
 from tagging import queue, storage
-from tagging.faces.images import ImageRejected, LoadedImage, jpeg_bytes
+from tagging.faces.images import ImageRejected, jpeg_bytes
 from tagging.files import files_delete, files_delete_on_commit
-from tagging.models import Face, Photo, crop_path, preview_path, thumbnail_path
+from tagging.models import Photo, crop_path, preview_path, thumbnail_path
 from tagging.services import detection
 from tagging.services.metadata import jpeg_strip_metadata
+from tagging.services.photo_faces import FoundFace, faces_find, faces_replace
 from tagging.storage import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -39,22 +38,6 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, ConnectionError, StoreUnavailable)
 
 THUMBNAIL_SIDE = 480
-CROP_SIDE = 224
-# Crops show some of the head and hair around the detector's tight box.
-CROP_MARGIN = 0.35
-# Boxes overlapping this much on a second run are the same face.
-SAME_FACE_IOU = 0.5
-
-
-@dataclass
-class FoundFace:
-    x: float  # relative to the oriented image, 0..1
-    y: float
-    w: float
-    h: float
-    confidence: float | None
-    embedding: np.ndarray
-    crop: bytes
 
 
 @dataclass
@@ -179,40 +162,6 @@ def photo_analyse(*, photo: Photo) -> Analysis:
     )
 
 
-def faces_find(*, loaded: LoadedImage) -> list[FoundFace]:
-    """The faces worth keeping (``detection.faces_kept``), with boxes relative to the image and crops."""
-    kept, _ = detection.faces_kept(loaded=loaded)
-    width, height = loaded.rgb.size
-    found = []
-    for face in kept:
-        embedding = np.asarray(face.embedding, dtype=np.float32)
-        embedding = embedding / (np.linalg.norm(embedding) or 1.0)
-        found.append(
-            FoundFace(
-                x=face.x / width,
-                y=face.y / height,
-                w=face.w / width,
-                h=face.h / height,
-                confidence=face.confidence,
-                embedding=embedding,
-                crop=_crop(loaded.rgb, face),
-            )
-        )
-    return found
-
-
-def _crop(image: Image.Image, face) -> bytes:
-    side = max(face.w, face.h) * (1 + 2 * CROP_MARGIN)
-    cx, cy = face.x + face.w / 2, face.y + face.h / 2
-    box = (
-        max(0, int(cx - side / 2)),
-        max(0, int(cy - side / 2)),
-        min(image.width, int(cx + side / 2)),
-        min(image.height, int(cy + side / 2)),
-    )
-    return jpeg_bytes(image.crop(box), max_side=CROP_SIDE, quality=85)
-
-
 def _exif_datetime(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -221,19 +170,6 @@ def _exif_datetime(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return timezone.make_aware(naive, timezone.get_default_timezone())
-
-
-def _iou(a: FoundFace, b: Face) -> float:
-    left, top = max(a.x, b.x), max(a.y, b.y)
-    right, bottom = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
-    inter = max(0.0, right - left) * max(0.0, bottom - top)
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _clamp_box(face: FoundFace) -> tuple[float, float, float, float]:
-    x, y = min(max(face.x, 0.0), 1.0), min(max(face.y, 0.0), 1.0)
-    return x, y, max(min(face.w, 1.0 - x), 1e-6), max(min(face.h, 1.0 - y), 1e-6)
 
 
 def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Photo | None:
@@ -271,7 +207,7 @@ def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Pho
                 return None
             obsolete = [photo.thumbnail.name, photo.preview.name]
             if analysis.faces is not None:
-                obsolete += _faces_replace(photo=photo, faces=analysis.faces, crops=crops)
+                obsolete += faces_replace(photo=photo, faces=analysis.faces, crops=crops)
             photo.thumbnail.name, photo.preview.name = thumbnail, preview
             photo.width, photo.height, photo.taken_at = analysis.width, analysis.height, analysis.taken_at
             photo.status, photo.error, photo.claimed_by = Photo.Status.DONE, "", ""
@@ -299,67 +235,13 @@ def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Pho
     return photo
 
 
-def _faces_replace(
-    *, photo: Photo, faces: list[FoundFace], crops: list[str], keep_confirmed: bool = False
-) -> list[str]:
-    """Match new faces to the photo's old ones by position; returns files no longer used.
-
-    A face found again keeps its row (and with it its tag, rejections and any
-    cover that points at it); only its box, embedding and crop are refreshed.
-    A face of a person who opted out of recognition gets neither back: it keeps
-    no embedding and no crop. Old faces not found again are deleted, unless
-    ``keep_confirmed`` keeps the confirmed ones (re-embedding with another
-    detector must not lose a tag): they keep their tag and crop and lose their
-    embedding, which came from the old alignment and must not meet new ones.
-    """
-    old_faces = list(photo.faces.select_for_update(of=("self",)).select_related("person"))
-    obsolete: list[str] = []
-    to_create, to_update = [], []
-    for found, crop in zip(faces, crops, strict=True):
-        x, y, w, h = _clamp_box(found)
-        match = max(old_faces, key=lambda old: _iou(found, old), default=None)
-        if match is not None and _iou(found, match) >= SAME_FACE_IOU:
-            old_faces.remove(match)
-            match.x, match.y, match.w, match.h = x, y, w, h
-            match.confidence, match.model_name = found.confidence, settings.FACE_MODEL
-            if match.person is not None and match.person.recognition_opt_out:
-                obsolete += [crop, match.crop.name]
-                match.embedding, match.crop.name = None, ""
-            else:
-                obsolete.append(match.crop.name)
-                match.embedding, match.crop.name = found.embedding.tolist(), crop
-            to_update.append(match)
-        else:
-            to_create.append(
-                Face(
-                    photo=photo,
-                    x=x,
-                    y=y,
-                    w=w,
-                    h=h,
-                    confidence=found.confidence,
-                    embedding=found.embedding.tolist(),
-                    model_name=settings.FACE_MODEL,
-                    crop=crop,
-                )
-            )
-    if keep_confirmed:
-        kept = [old for old in old_faces if old.status == Face.Status.CONFIRMED]
-        Face.objects.filter(pk__in=[old.pk for old in kept]).update(embedding=None)
-        old_faces = [old for old in old_faces if old.status != Face.Status.CONFIRMED]
-    Face.objects.filter(pk__in=[old.pk for old in old_faces]).delete()
-    Face.objects.bulk_update(to_update, ["x", "y", "w", "h", "confidence", "embedding", "model_name", "crop"])
-    Face.objects.bulk_create(to_create)
-    return [name for name in obsolete if name]
-
-
 def photo_reembed(*, photo_id: int) -> int | None:
     """Find and embed the faces of a processed photo again, in place (``manage.py reembed``).
 
     For a new detector or alignment: faces found again keep their rows (tags,
     rejections, covers), faces of people who opted out get no embedding or crop
     back, and confirmed faces not found again keep their tag (see
-    ``_faces_replace``). The photo stays ``done`` throughout, so the site keeps
+    ``faces_replace``). The photo stays ``done`` throughout, so the site keeps
     showing it. Returns the number of faces found, or None when the photo is
     gone or not done (being processed: the pipeline embeds it anyway).
     """
@@ -382,7 +264,7 @@ def photo_reembed(*, photo_id: int) -> int | None:
             if photo is None:
                 files_delete(written)
                 return None
-            obsolete = _faces_replace(photo=photo, faces=faces, crops=written, keep_confirmed=True)
+            obsolete = faces_replace(photo=photo, faces=faces, crops=written, keep_confirmed=True)
             photo.face_model = settings.FACE_MODEL
             photo.save(update_fields=["face_model"])
             files_delete_on_commit(obsolete)

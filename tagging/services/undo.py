@@ -76,7 +76,7 @@ class Recorder:
             return
         if not seen:
             self._unseen.update(new)
-        self._faces.update(_rows(Face.objects.filter(pk__in=new), FACE_FIELDS))
+        self._faces.update(_rows(Face.all_objects.filter(pk__in=new), FACE_FIELDS))
         rejections = FaceRejection.objects.filter(face_id__in=new)
         self._rejections.update({row["id"]: _plain(row) for row in rejections.values(*REJECTION_FIELDS)})
         self.people(row["person_id"] for row in self._faces.values())
@@ -102,7 +102,7 @@ class Recorder:
         if self.user is None or not (self._faces or self._photos):
             return None
         assert connection.in_atomic_block, "record an action inside the transaction of the change"
-        faces = _rows(Face.objects.filter(pk__in=list(self._faces)), FACE_FIELDS)
+        faces = _rows(Face.all_objects.filter(pk__in=list(self._faces)), FACE_FIELDS)
         people = _rows(Person.objects.filter(pk__in=list(self._people)), PERSON_FIELDS)
         photos = _rows(Photo.all_objects.filter(pk__in=list(self._photos)), ["deleted_at"])
         rejections = set(
@@ -174,9 +174,9 @@ def _people_restore(snapshot: dict, people: dict[int, Person]) -> None:
     """Unnamed groups the machine deleted since come back under their id; elsewhere each field
     the action changed goes back, unless someone changed it again since."""
     existing_faces = set(
-        Face.objects.filter(pk__in=[e["before"]["cover_face_id"] for e in snapshot["people"]]).values_list(
-            "pk", flat=True
-        )
+        Face.all_objects.filter(
+            pk__in=[e["before"]["cover_face_id"] for e in snapshot["people"]]
+        ).values_list("pk", flat=True)
     )
     for entry in snapshot["people"]:
         before, after = dict(entry["before"]), entry["after"]
@@ -262,11 +262,11 @@ def undo_apply(*, undo: Undo) -> Undo:
             p.pk: p for p in Person.objects.select_for_update().filter(pk__in=person_ids).order_by("pk")
         }
         face_ids = [e["id"] for e in snapshot["faces"]]
-        faces = {f.pk: f for f in Face.objects.select_for_update().filter(pk__in=face_ids).order_by("pk")}
+        faces = {f.pk: f for f in Face.all_objects.select_for_update().filter(pk__in=face_ids).order_by("pk")}
         _check(snapshot, faces, people)
         _people_restore(snapshot, people)
         for entry in snapshot["faces"]:
-            Face.objects.filter(pk=entry["id"]).update(**entry["before"])
+            Face.all_objects.filter(pk=entry["id"]).update(**entry["before"])
         _rejections_restore(snapshot)
         _created_remove(snapshot)
         _photos_restore(snapshot)
@@ -279,6 +279,11 @@ def undo_apply(*, undo: Undo) -> Undo:
         if Face.Status.CONFIRMED in (e["before"]["status"], (e["after"] or {}).get("status"))
     ]
     recognition.faces_refresh_near(faces=Face.objects.filter(pk__in=tags).exclude(embedding=None))
+    # A box back from "not a face" lost its embedding and crop with it: a worker
+    # cuts and embeds the box again, as for a drawn face.
+    for entry in snapshot["faces"]:
+        if (entry["after"] or {}).get("status") == Face.Status.NOT_A_FACE != entry["before"]["status"]:
+            queue.face_embed_enqueue(face_id=entry["id"])
     return undo
 
 

@@ -9,9 +9,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from tagging import access, selectors
-from tagging.forms import NameForm
+from tagging.forms import DrawnFaceForm, NameForm
 from tagging.models import Face
 from tagging.services import faces as face_actions
+from tagging.services import manual_faces
 from tagging.views.undo import announce, as_json
 
 
@@ -114,3 +115,43 @@ def face_untag(request, face_id: int):
     except face_actions.FaceActionError as error:
         return _refused(request, face, error)
     return _done(request, face, f"Removed the tag {name}.", since=since)
+
+
+@require_POST
+@login_required
+def face_not_a_face(request, face_id: int):
+    face = access.face_for_user(request.user, face_id)
+    since = timezone.now()
+    try:
+        face = face_actions.face_not_a_face(face=face, user=request.user)
+    except face_actions.FaceActionError as error:
+        return _refused(request, face, error)
+    return _done(request, face, "Removed: not a face.", since=since)
+
+
+@require_POST
+@login_required
+def face_draw(request, photo_id: int):
+    """A face a member drew on the photo, with its name; whoever may tag a face here may
+    draw one (any member who sees the photo)."""
+    photo = access.photo_for_user(request.user, photo_id)
+    form = DrawnFaceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Draw a box around the face and type a name.")
+        return redirect(photo)
+    data = form.cleaned_data
+    try:
+        face = manual_faces.face_draw(
+            photo=photo,
+            x=data["x"],
+            y=data["y"],
+            w=data["w"],
+            h=data["h"],
+            name=data["name"],
+            user=request.user,
+        )
+    except face_actions.FaceActionError as error:
+        messages.error(request, str(error))
+        return redirect(photo)
+    messages.success(request, f"Tagged {face.person}.")
+    return redirect(f"{photo.get_absolute_url()}#face-{face.pk}")

@@ -2,13 +2,14 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from tagging import access, queue, search_terms, selectors, selectors_photos
+from tagging import access, queue, search_terms, selectors, selectors_photos, similar
 from tagging.faces.images import ImageRejected
-from tagging.services import detection
+from tagging.services import detection, recognition
 
 PAGE_SIZE = 200
 # How long the page waits for a worker to find the dropped photo's face: one
@@ -48,22 +49,42 @@ def search_suggest(request):
     return JsonResponse({"suggestions": search_terms.suggestions(user=request.user, text=text)})
 
 
+# How long a "show less similar" step may follow a search on an uploaded photo:
+# the photo is not kept, only its embedding, signed, in the page.
+PROBE_MAX_AGE = 3600
+
+
+def _step(value: str, steps: list[float]) -> int:
+    return min(int(value), len(steps) - 1) if value.isdigit() else 0
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def find_by_face(request):
     """deepface's ``find`` inside the site: a face of a visible photo, or a dropped photo
     that is stored nowhere (decoded in memory, its largest face embedded by a
-    worker, then discarded)."""
-    context = {"results": None, "error": "", "face": None}
+    worker, then discarded). Matches stop at a cut-off (``similar.FIND_CUTOFFS``);
+    "show less similar" widens it a step, for an uploaded photo through its
+    embedding signed into the page."""
+    context = {"results": None, "error": "", "face": None, "probe": ""}
     if not settings.FACE_RECOGNITION_ENABLED:
         context["error"] = "face recognition is switched off on this site"
         return render(request, "tagging/find_by_face.html", context)
     embedding = model_name = exclude = None
+    params = request.POST if request.method == "POST" else request.GET
     if request.method == "GET" and request.GET.get("face", "").isdigit():
         face = access.face_for_user(request.user, int(request.GET["face"]))
         if face.embedding is not None:
             embedding, model_name, exclude = face.embedding, face.model_name, face.pk
         context["face"] = face
+    elif request.method == "POST" and request.POST.get("probe"):
+        try:
+            probe = signing.loads(request.POST["probe"], salt="find-by-face", max_age=PROBE_MAX_AGE)
+        except signing.BadSignature:
+            context["error"] = "that search is too old: choose the photo again"
+        else:
+            embedding, model_name = probe["embedding"], probe["model"]
+            context["probe"] = request.POST["probe"]
     elif request.method == "POST" and "photo" in request.FILES:
         upload = request.FILES["photo"]
         try:
@@ -80,8 +101,19 @@ def find_by_face(request):
                 context["error"] = "no face found in that photo"
             else:
                 model_name = settings.FACE_MODEL
+                context["probe"] = signing.dumps(
+                    {"embedding": embedding, "model": model_name}, salt="find-by-face", compress=True
+                )
     if embedding is not None:
-        context["results"] = selectors_photos.photos_similar(
-            user=request.user, embedding=embedding, model_name=model_name, exclude_face_id=exclude
+        steps = similar.find_cutoffs(model_name, unmeasured=recognition.match_threshold(model_name))
+        step = _step(params.get("step", ""), steps)
+        context["results"] = similar.face_matches(
+            user=request.user,
+            embedding=embedding,
+            model_name=model_name,
+            max_distance=steps[step],
+            exclude_face_id=exclude,
         )
+        context["cutoff"] = steps[step]
+        context["wider_step"] = step + 1 if step + 1 < len(steps) else None
     return render(request, "tagging/find_by_face.html", context)

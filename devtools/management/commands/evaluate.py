@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from devtools.benchmarks.scratch import scratch_database
+from devtools.benchmarks.verification import verification_measure
 from tagging import selectors
-from tagging.embeddings import embedding_expression
 from tagging.models import Album, Face, Person, Photo
 from tagging.services import faces as face_actions
 from tagging.services import pipeline, recognition
@@ -93,6 +93,10 @@ class Command(BaseCommand):
             f"same person up to {r['same_person_max_distance']}, different people from "
             f"{r['different_people_min_distance']}; best single threshold here {r['best_threshold']} "
             f"(accuracy {r['best_threshold_accuracy']:.3f})\n"
+            f"find by face: strangers kept out up to {r['find_cutoff']} (precision "
+            f"{r['find_cutoff_precision']:.3f}, recall {r['find_cutoff_recall']:.3f}); "
+            f"less similar up to {r['find_cutoff_loose']} (precision {r['find_cutoff_loose_precision']:.3f}, "
+            f"recall {r['find_cutoff_loose_recall']:.3f})\n"
             f"photos without any face: {r['photos_without_face']}"
         )
         for name in report["photos_without_face_names"]:
@@ -151,7 +155,7 @@ def _evaluate(labelled: list[tuple[str, Path]]) -> dict:
     without = [p.display_name for p in Photo.objects.filter(pk__in=truth).exclude(pk__in=largest)]
 
     grouping = _grouping(largest, truth)
-    verification = _verification(largest, truth)
+    verification = verification_measure(largest, truth)
     suggestions = _suggestions(largest, truth, order)
     return {
         "photos": len(truth),
@@ -181,47 +185,6 @@ def _grouping(largest: dict[int, Face], truth: dict[int, str]) -> dict:
         "grouping_precision": _ratio(tp, tp + fp),
         "grouping_recall": _ratio(tp, tp + fn),
         "groups": groups,
-    }
-
-
-def _verification(largest: dict[int, Face], truth: dict[int, str]) -> dict:
-    """Accuracy of "same person?" at the app's threshold over all pairs, computed in PostgreSQL."""
-    threshold = recognition.match_threshold()
-    ids = [face.pk for face in largest.values()]
-    person_of = {face.pk: truth[photo_id] for photo_id, face in largest.items()}
-    expression = embedding_expression(Face.objects.get(pk=ids[0]).model_name) if ids else None
-    from pgvector.django import CosineDistance
-
-    pairs: list[tuple[float, bool]] = []
-    for face in Face.objects.filter(pk__in=ids):
-        others = (
-            Face.objects.filter(pk__in=ids, pk__gt=face.pk)
-            .annotate(d=CosineDistance(expression, face.embedding))
-            .values_list("pk", "d")
-        )
-        pairs += [(float(d), person_of[face.pk] == person_of[other]) for other, d in others]
-    correct = sum((d <= threshold) == same for d, same in pairs)
-    same = [d for d, is_same in pairs if is_same]
-    different = [d for d, is_same in pairs if not is_same]
-    # The single threshold that would do best here (the midpoint of the widest
-    # gap among the best), to recalibrate from: not the app's, which is chosen
-    # on more than one folder.
-    best_accuracy, best_threshold = -1.0, threshold
-    candidates = sorted({round(d, 4) for d, _ in pairs})
-    for low, high in zip(
-        candidates, candidates[1:] + [candidates[-1] + 0.01] if candidates else [], strict=False
-    ):
-        cut = (low + high) / 2
-        accuracy = _ratio(sum((d <= cut) == is_same for d, is_same in pairs), len(pairs))
-        if accuracy > best_accuracy:
-            best_accuracy, best_threshold = accuracy, cut
-    return {
-        "verification_accuracy": _ratio(correct, len(pairs)),
-        "pairs": len(pairs),
-        "same_person_max_distance": round(max(same), 4) if same else None,
-        "different_people_min_distance": round(min(different), 4) if different else None,
-        "best_threshold": round(best_threshold, 4),
-        "best_threshold_accuracy": best_accuracy if pairs else 1.0,
     }
 
 

@@ -1,5 +1,6 @@
-// "Who is this?": Enter confirms the suggestion, N says not this person, 1-3
-// pick a guess, S skips, B goes back; typing a letter starts the name field.
+// "Who is this?": Enter confirms the suggestion, N says not this person, X
+// says it is not a face at all, 1-3 pick a guess, S skips, B goes back; typing
+// a letter starts the name field.
 (function () {
   "use strict";
   const field = document.getElementById("who-name-field");
@@ -22,6 +23,7 @@
     let done = false;
     if (key === "Enter") done = submit("who-confirm");
     else if (key === "n" || key === "N") done = submit("who-reject");
+    else if (key === "x" || key === "X") done = submit("who-not-a-face");
     else if (key === "s" || key === "S") done = follow("who-skip");
     else if (key === "b" || key === "B") done = follow("who-back");
     else if (/^[1-9]$/.test(key)) {
