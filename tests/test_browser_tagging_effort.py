@@ -1,6 +1,7 @@
 """How much work tagging a library takes: every photo of ../shared/faces/people,
 uploaded by one member, tagged through "Who is this?" and the review grids only,
-every key press and click counted (issue 12).
+every key press and click counted (issue 12). On the code before the review
+grid's bands and "Review all": 22 actions for 16 photos (1.38 per photo).
 
 A name typed counts as one action, whatever its length: the figure measures the
 decisions a member makes, and the letters of a new name are the same for any
@@ -90,10 +91,55 @@ def _name_in_who(hands: Counter, labels: dict[int, str]) -> None:
     if guess.count():
         hands.press(guess.get_attribute("data-key"))
         return
-    if right[0].lower() in "bns":  # a shortcut letter: the field needs a click first
-        hands.click(page.locator("#who-name-field"), navigates=False)
     hands.type_name(right)
     hands.press("Enter")
+
+
+def _review_grid(hands: Counter, labels: dict[int, str]) -> None:
+    """One person's grid in "Review all": untick a wrong likely face, tick a right maybe
+    face, say "Not" to the wrong ones, then confirm; the walk moves on by itself."""
+    page = hands.page
+    person = page.locator("h1").inner_text().strip()
+    before = page.url
+    tiles = page.locator("#review-form .review-tile")
+    wrong = []
+    for index in range(tiles.count()):
+        tile = tiles.nth(index)
+        box = tile.locator('input[name="faces"]')
+        right = labels.get(int(tile.get_attribute("data-face-id"))) == person
+        if box.is_checked() != right:
+            hands.click(box, navigates=False)
+        if not right:
+            wrong.append(tile)
+    for tile in wrong:
+        hands.click(tile.locator("button.not"), navigates=False)
+        expect(tile).to_have_count(0)
+    if page.locator("#review-form .review-tile").count():
+        hands.click(page.locator("#review-confirm"), navigates=False)
+    page.wait_for_url(lambda url: url != before)
+    page.wait_for_load_state()
+
+
+def _tag_everything(hands: Counter, labels: dict[int, str], site: str) -> None:
+    page = hands.page
+    page.goto(f"{site}/people/who/")
+    for _ in range(10 * len(labels)):
+        if page.locator("#review-done").count():
+            if not page.locator("#review-who").count():
+                return  # nothing to review, nothing to name
+            hands.click(page.locator("#review-who"))
+        elif page.locator("#review-form").count():
+            _review_grid(hands, labels)
+        elif page.locator("#all-named").count():
+            if not page.locator("#who-review").count():
+                return
+            hands.click(page.locator("#who-review"))
+        elif page.locator("#who-confirm").count() and page.locator("#who-review").count():
+            # Only faces with suggestions are left: yes to them many at a time.
+            hands.press("r")
+        else:
+            _name_in_who(hands, labels)
+    raise AssertionError("the member went round in circles")
 
 
 def test_tagging_every_photo_of_the_people_folder(site, page, member, faces_dir, tmp_path):
@@ -113,12 +159,7 @@ def test_tagging_every_photo_of_the_people_folder(site, page, member, faces_dir,
     labels = _face_labels(truth)
 
     hands = Counter(page)
-    page.goto(f"{site}/people/who/")
-    for _ in range(10 * len(labels)):
-        if page.locator("#all-named").count():
-            break
-        _name_in_who(hands, labels)
-    expect(page.locator("#all-named")).to_be_visible()
+    _tag_everything(hands, labels, site)
 
     faces = {f.pk: f for f in Face.objects.select_related("person")}
     wrong = {
@@ -132,3 +173,4 @@ def test_tagging_every_photo_of_the_people_folder(site, page, member, faces_dir,
         f"\ntagging effort: {hands.actions} actions for {len(labels)} faces on {len(files)} photos "
         f"({hands.letters} letters typed in names): {' '.join(hands.log)}\nactions per photo: {per_photo:.2f}"
     )
+    assert per_photo <= 1.2
