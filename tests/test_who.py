@@ -65,6 +65,14 @@ class TestWhoIsThis:
 
         assert f'data-face-id="{faces["suggested"].pk}"' in after
 
+    def test_a_skipped_face_tagged_meanwhile_still_leads_on_to_the_suggested_ones(self, faces, member):
+        Face.objects.filter(pk=faces["blank"].pk).confirm(faces["anna"])
+
+        page = _logged_in(member).get(reverse("who_is_this") + f"?after={faces['blank'].pk}").content.decode()
+
+        # The suggested face is older than the one skipped, but comes after it in the order.
+        assert f'data-face-id="{faces["suggested"].pk}"' in page
+
     def test_confirming_moves_on_by_itself(self, faces, member):
         client = _logged_in(member)
         url = reverse("who_is_this") + f"?after={faces['blank'].pk}"

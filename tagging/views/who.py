@@ -37,10 +37,10 @@ def faces_to_name_count(user) -> int:
 
 
 def _after(faces, after: int):
-    """The open faces after face ``after`` in their order (by its tier now)."""
+    """The open faces after face ``after`` in their order, by its tier now (the first
+    tier when it is open no more: tagged meanwhile, say)."""
     tier = faces.filter(pk=after).values_list("tier", flat=True).first() if after else None
-    if tier is None:
-        return faces.filter(pk__gt=after)
+    tier = tier or 0
     return faces.filter(Q(tier__gt=tier) | Q(tier=tier, pk__gt=after))
 
 
