@@ -41,7 +41,7 @@ class TestWhoIsThis:
         # the review grid says yes to many suggestions at once.
         assert f'data-face-id="{faces["guessed"].pk}"' in page
         assert "3 faces left to name" in page  # not Bob's private one
-        assert "Review all 1 suggestion, person by person" in page
+        assert "Review 1 suggestion, person by person" in page
 
     def test_a_guess_below_the_threshold_is_offered_as_a_guess(self, faces, member):
         page = _logged_in(member).get(reverse("who_is_this")).content.decode()
