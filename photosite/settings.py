@@ -5,6 +5,7 @@ variable (listed with explanations in ``.env.example``). Unset variables give a
 local-development setup: embedded PostgreSQL and Redis under ``var/``.
 """
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from photosite import embedded
 from photosite.env import env_bool, env_float, env_int, env_list, env_str
 from photosite.media_storage import s3_storage
+from photosite.queues import worker_queues
 from photosite.secret_key import secret_key_load_or_create
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +45,10 @@ INSTALLED_APPS = [
     "axes",
     "tagging",
 ]
+# Benchmarks and `evaluate` live in an app of their own that the production
+# image does not contain (see the Dockerfile and .dockerignore).
+if importlib.util.find_spec("devtools") is not None:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -317,6 +323,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # can hold on to memory after large images.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 500)
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "photosite")
+# Workers consume that queue and its interactive sibling (photosite/queues.py).
+CELERY_TASK_QUEUES = worker_queues(CELERY_TASK_DEFAULT_QUEUE)
 
 # --- Faces --------------------------------------------------------------------
 
@@ -367,7 +375,13 @@ FACE_FILTERED_EF_SEARCH = env_int("FACE_FILTERED_EF_SEARCH", 200)
 # lost), and takes back photos stuck in processing past the hard time limit.
 PHOTO_SWEEP_INTERVAL = env_int("PHOTO_SWEEP_INTERVAL", 300)
 PHOTO_PENDING_GRACE = env_int("PHOTO_PENDING_GRACE", 600)
+# A member's confirm, reject, name, "not a face" or deletion can be undone for
+# this long (seconds); deleted photos and their files are kept that long, and
+# purged by a task that runs every UNDO_PURGE_INTERVAL seconds.
+UNDO_SECONDS = env_int("UNDO_SECONDS", 600)
+UNDO_PURGE_INTERVAL = env_int("UNDO_PURGE_INTERVAL", 60)
 CELERY_BEAT_SCHEDULE = {
+    "purge-deleted": {"task": "tagging.tasks.purge_deleted", "schedule": UNDO_PURGE_INTERVAL},
     "sweep-photos": {"task": "tagging.tasks.sweep_photos", "schedule": PHOTO_SWEEP_INTERVAL},
     # Faces that were not dense enough to group when they arrived get another
     # chance once more photos are in.

@@ -7,7 +7,7 @@ look the same (404), so ids reveal nothing.
 
 from django.http import Http404
 
-from tagging.models import Album, Face, Person, Photo
+from tagging.models import Album, Face, Person, Photo, Undo
 
 
 def _get(queryset, pk):
@@ -47,3 +47,19 @@ def face_for_user(user, face_id: int) -> Face:
 def person_for_user(user, person_id: int) -> Person:
     """A person ``user`` may know of (see ``PersonQuerySet.visible_to``)."""
     return _get(Person.objects.visible_to(user), person_id)
+
+
+def undo_for_user(user, undo_id: int) -> Undo:
+    """``user``'s own undo, while they may still see what it changed: its faces on
+    photos they may see, its photos in albums they own. Anyone else's undo, or one
+    about objects now out of their sight, is missing."""
+    if not user.is_authenticated:
+        raise Http404("not found")
+    undo = _get(Undo.objects.filter(user=user), undo_id)
+    faces = Face.objects.filter(pk__in=undo.face_ids())
+    if faces.exclude(pk__in=Face.objects.visible_to(user).values("pk")).exists():
+        raise Http404("not found")
+    # Deleted photos are visible to nobody: their owner's album is what counts.
+    if Photo.all_objects.filter(pk__in=undo.photo_ids()).exclude(album__in=albums_owned_by(user)).exists():
+        raise Http404("not found")
+    return undo

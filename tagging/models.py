@@ -4,8 +4,6 @@ See ``shared/DESIGN.md``. Rules that the database can hold are constraints
 here, so that no code path (admin, shell, a task) can break them.
 """
 
-import uuid
-
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
 from django.db import models
@@ -16,6 +14,7 @@ from pgvector.django import HnswIndex, VectorField
 
 from tagging.embeddings import embedding_expression
 from tagging.files import files_delete_on_commit
+from tagging.media_paths import crop_path, original_path, preview_path, thumbnail_path
 
 # HNSW graph of the face indexes. pgvector's defaults (m 16, ef_construction
 # 64) gave recall@10 0.86 at a million faces with ef_search 40 and 0.93 at 100:
@@ -23,29 +22,6 @@ from tagging.files import files_delete_on_commit
 # list, finds more per candidate visited (figures in the README).
 HNSW_M = 24
 HNSW_EF_CONSTRUCTION = 128
-
-
-def _upload_path(folder: str, suffix: str) -> str:
-    # Stored names are generated: an uploaded name can hold "../", NUL or
-    # 300 characters, and is only ever shown (sanitised), never used as a path.
-    token = uuid.uuid4().hex
-    return f"{folder}/{token[:2]}/{token}{suffix}"
-
-
-def original_path(instance, filename: str) -> str:
-    return _upload_path("originals", "")
-
-
-def thumbnail_path(instance, filename: str) -> str:
-    return _upload_path("thumbnails", ".jpg")
-
-
-def preview_path(instance, filename: str) -> str:
-    return _upload_path("previews", ".jpg")
-
-
-def crop_path(instance, filename: str) -> str:
-    return _upload_path("crops", ".jpg")
 
 
 # --- Who may see what --------------------------------------------------------
@@ -62,7 +38,11 @@ def crop_path(instance, filename: str) -> str:
 
 
 def _photo_visible_q(user, prefix: str = "") -> Q:
-    return Q(**{f"{prefix}album__owner": user}) | Q(**{f"{prefix}album__visibility": "members"})
+    # A photo deleted within the undo period is gone for everyone, its owner
+    # included, and so are its faces (see tagging.services.undo).
+    return (Q(**{f"{prefix}album__owner": user}) | Q(**{f"{prefix}album__visibility": "members"})) & Q(
+        **{f"{prefix}deleted_at__isnull": True}
+    )
 
 
 class AlbumQuerySet(models.QuerySet):
@@ -77,6 +57,18 @@ class PhotoQuerySet(models.QuerySet):
         if not user.is_authenticated:
             return self.none()
         return self.filter(_photo_visible_q(user))
+
+
+class PhotoManager(models.Manager.from_queryset(PhotoQuerySet)):
+    """``Photo.objects`` and ``album.photos``: photos not waiting for deletion.
+
+    Joins from other models (``Count("photos")``, ``photo__...``) do not pass
+    through a manager and filter ``deleted_at`` themselves; the base manager
+    (``face.photo``) still reaches a deleted photo.
+    """
+
+    def get_queryset(self) -> PhotoQuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
 
 
 class PersonQuerySet(models.QuerySet):
@@ -98,15 +90,6 @@ class PersonQuerySet(models.QuerySet):
     def named(self, name: str) -> "PersonQuerySet":
         """People called ``name`` (spelling as typed, case aside): one person of a name is the rule."""
         return self.filter(name__iexact=name.strip()).exclude(name="")
-
-
-class PersonClaimQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "PersonClaimQuerySet":
-        """A member's own claims, and claims on people ``user`` may know of: staff judge a
-        claim by the person's faces, and a person they cannot see is nobody to them."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(Q(user=user) | Q(person__in=Person.objects.visible_to(user)))
 
 
 class FaceQuerySet(models.QuerySet):
@@ -218,13 +201,23 @@ class Photo(models.Model):
     face_model = models.CharField(max_length=40, blank=True)
     status_changed_at = models.DateTimeField(auto_now_add=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when its owner deletes it: hidden at once, purged with its files once
+    # the deletion can no longer be undone (tasks.purge_deleted).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
-    objects = PhotoQuerySet.as_manager()
+    objects = PhotoManager()
+    all_objects = PhotoQuerySet.as_manager()  # deleted ones too: for undo and the purge
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["album", "content_hash"], name="photo_unique_hash_per_album"),
+            # A file deleted within the undo period may be uploaded again; undoing
+            # that deletion is then refused.
+            models.UniqueConstraint(
+                fields=["album", "content_hash"],
+                condition=Q(deleted_at__isnull=True),
+                name="photo_unique_hash_per_album",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "processing", "done", "failed"]),
                 name="photo_status_valid",
@@ -234,7 +227,12 @@ class Photo(models.Model):
                 condition=~Q(status="failed") | ~Q(error=""), name="photo_failed_has_error"
             ),
         ]
-        indexes = [models.Index(fields=["status", "status_changed_at"], name="photo_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "status_changed_at"], name="photo_status_idx"),
+            models.Index(
+                fields=["deleted_at"], condition=Q(deleted_at__isnull=False), name="photo_deleted_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_name
@@ -277,47 +275,6 @@ class Person(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("person", args=[self.pk])
-
-
-class PersonClaim(models.Model):
-    """A member says "this is me" of a person; nothing links before staff approve.
-
-    A member's word alone would let anyone take over a person and then opt
-    them out, wiping face data from albums the member cannot even see.
-    """
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for staff"
-        APPROVED = "approved", "Approved"
-        REFUSED = "refused", "Refused"
-        WITHDRAWN = "withdrawn", "Withdrawn"
-
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="claims")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person_claims")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    created_at = models.DateTimeField(auto_now_add=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    objects = PersonClaimQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "approved", "refused", "withdrawn"]),
-                name="claim_status_valid",
-            ),
-            # One open question per member at a time.
-            models.UniqueConstraint(
-                fields=["user"], condition=Q(status="pending"), name="claim_one_pending_per_user"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} is {self.person}?"
 
 
 class Face(models.Model):
@@ -407,54 +364,19 @@ class FaceRejection(models.Model):
         return f"Face {self.face_id} is not {self.person}"
 
 
-class Invitation(models.Model):
-    """A link that lets one new member create an account (``SIGNUP=invitation``).
+# Split off to keep this module readable; imported here so that Django finds
+# them, and so that ``tagging.models.Invitation`` and friends keep working.
+from tagging.models_site import Invitation, PersonClaim, WorkerHeartbeat  # noqa: E402
+from tagging.models_undo import Undo  # noqa: E402
 
-    Single use: the first account created through it marks it used, by a
-    conditional UPDATE, so two people racing on one link get one account.
-    """
-
-    token = models.CharField(max_length=64, unique=True, editable=False)
-    email = models.EmailField(blank=True, help_text="Only this address may use it; blank: anyone with it")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="invitations_sent"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    used_by = models.OneToOneField(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="invitation",
-    )
-    used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            # The account may be deleted later; the link stays used.
-            models.CheckConstraint(
-                condition=Q(used_by__isnull=True) | Q(used_at__isnull=False), name="invitation_used_has_time"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Invitation {self.pk}" + (f" for {self.email}" if self.email else "")
-
-    def get_absolute_url(self) -> str:
-        return reverse("invitation_accept", args=[self.token])
-
-
-class WorkerHeartbeat(models.Model):
-    """The last sign of life of each Celery worker, for ``/healthz``.
-
-    In the database rather than the broker: the health check must still say
-    when the worker was last seen while the broker is the part that is down.
-    """
-
-    hostname = models.CharField(max_length=255, unique=True)
-    seen_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.hostname} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+__all__ = [
+    "Album",
+    "Face",
+    "FaceRejection",
+    "Invitation",
+    "Person",
+    "PersonClaim",
+    "Photo",
+    "Undo",
+    "WorkerHeartbeat",
+]

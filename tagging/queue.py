@@ -9,7 +9,10 @@ catches up later (the sweeper for photos, the next deletion for files).
 import logging
 
 from celery import current_app
+from celery.exceptions import TimeoutError as ResultTimeout
 from kombu.exceptions import OperationalError
+
+from photosite.queues import interactive_queue
 
 logger = logging.getLogger(__name__)
 
@@ -35,3 +38,27 @@ def files_delete_later(names: list[str]) -> None:
         _task("delete_files").apply_async(args=[names], countdown=30, retry=False)
     except (OperationalError, OSError):
         logger.error("broker unavailable too; files not deleted: %s", names)
+
+
+class ProbeUnanswered(Exception):
+    """No worker answered a page's request in time; ``str(error)`` says so in plain words."""
+
+
+def face_probe(*, packed: str, timeout: float) -> list[float] | None:
+    """Ask a worker for the embedding of the largest face of a probe photo, and wait for it.
+
+    None when the photo has no face. Raises ProbeUnanswered when the broker is
+    down or no worker answers within ``timeout`` seconds; a worker that takes
+    the task later drops it (``expires``).
+    """
+    queue = interactive_queue(current_app.conf.task_default_queue)
+    try:
+        result = _task("face_probe").apply_async(args=[packed], queue=queue, expires=timeout, retry=False)
+    except (OperationalError, OSError):
+        raise ProbeUnanswered("the face search cannot reach the workers; try again in a minute") from None
+    try:
+        return result.get(timeout=timeout)
+    except ResultTimeout:
+        raise ProbeUnanswered("the workers are busy; try again in a minute") from None
+    finally:
+        result.forget()

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
-from tagging import selectors
+from tagging import selectors, selectors_photos
 from tagging.models import Album, Person
 
 SEPARATORS = re.compile(r"\s*(?:,|&|\+|\band\b)\s*", re.IGNORECASE)
@@ -113,7 +113,7 @@ def suggestions(*, user, text: str, limit: int = 12) -> list[str]:
     )
     found = list(names.order_by("name").values_list("name", flat=True).distinct()[:limit])
     found += list(titles.order_by("title").values_list("title", flat=True).distinct()[:limit])
-    years = selectors.photo_years(user=user)
+    years = selectors_photos.photo_years(user=user)
     found += [str(year) for year in years if str(year).startswith(last)]
     found += [
         f"{name} {year}"

@@ -11,20 +11,25 @@ from celery.signals import worker_process_init
 from django.conf import settings
 
 from tagging import files, storage
+from tagging.faces.weights import WeightsMissing
 from tagging.models import Photo
-from tagging.services import health, pipeline, privacy, recognition
+from tagging.services import detection, health, pipeline, privacy, recognition, undo
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=pipeline.TRANSIENT_ERRORS,
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=5,
-)
+# A photo's two tasks retry what says nothing about the photo (the database,
+# broker or store away for a moment) with backoff: 5, 10, 20 ... s, at most 5 times.
+_PHOTO_RETRIES = {
+    "autoretry_for": pipeline.TRANSIENT_ERRORS,
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(bind=True, **_PHOTO_RETRIES)
 def process_photo(self, photo_id: int) -> None:
     photo = pipeline.photo_process(photo_id=photo_id, token=self.request.id)
     if photo is not None and photo.status == Photo.Status.DONE and settings.FACE_RECOGNITION_ENABLED:
@@ -32,13 +37,7 @@ def process_photo(self, photo_id: int) -> None:
         recognize_photo.delay(photo_id)
 
 
-@shared_task(
-    autoretry_for=pipeline.TRANSIENT_ERRORS,
-    retry_backoff=5,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(**_PHOTO_RETRIES)
 def recognize_photo(photo_id: int) -> None:
     recognition.photo_recognize(photo_id=photo_id)
 
@@ -53,6 +52,13 @@ def recognize_photo(photo_id: int) -> None:
 def delete_files(names: list[str]) -> None:
     """Files whose rows are gone, left when the media store was down."""
     files.files_delete(names, later=False)
+
+
+@shared_task(ignore_result=False)
+def face_probe(packed: str) -> list[float] | None:
+    """Find-by-face's dropped photo: the embedding of its largest face. Runs on a
+    worker, so web processes never load the models; the page waits for the answer."""
+    return detection.probe_embedding(packed)
 
 
 @shared_task
@@ -77,18 +83,22 @@ def expire_embeddings() -> None:
     privacy.embeddings_expire()
 
 
+@shared_task
+def purge_deleted() -> None:
+    """Photos deleted longer ago than the undo period go for good, with their files."""
+    purged = undo.expired_purge()
+    if purged:
+        logger.info("purged %d deleted photos", purged)
+
+
 @worker_process_init.connect
 def _load_models(**kwargs) -> None:
     """Load the face models once per worker process, before the first photo."""
-    from tagging import face_engine
-
     if not settings.FACE_RECOGNITION_ENABLED:
         return
     try:
-        face_engine.engine_warm_up(
-            model_name=settings.FACE_MODEL, detector=settings.FACE_DETECTOR, home=settings.DEEPFACE_HOME
-        )
-    except face_engine.WeightsMissing as error:
+        detection.models_load()
+    except WeightsMissing as error:
         # A process that died here would be restarted, and die again, forever.
         # Alive, it fails each photo with this message (after its attempts),
         # and `manage.py reprocess --failed` picks them up once the file is there.

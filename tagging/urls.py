@@ -12,6 +12,7 @@ from tagging.views import (
     search,
     staff,
     timeline,
+    undo,
     who,
 )
 
@@ -59,6 +60,8 @@ urlpatterns = [
     path("people/<int:person_id>/review/", people.person_review, name="person_review"),
     path("people/<int:person_id>/name/", people.person_name, name="person_name"),
     path("people/<int:person_id>/this-is-me/", privacy.person_this_is_me, name="person_this_is_me"),
+    path("undo/<int:undo_id>/", undo.undo, name="undo"),
+    path("undo/<int:undo_id>/dismiss/", undo.undo_dismiss, name="undo_dismiss"),
     path("timeline/", timeline.timeline, name="timeline"),
     path("search/", search.search, name="search"),
     path("search/suggest/", search.search_suggest, name="search_suggest"),

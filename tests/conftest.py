@@ -10,11 +10,21 @@ FACES_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 
 
 def pytest_configure(config):
+    from django.conf import settings
+
     from photosite.celery import app
+
+    # Django's advice for tests: a fast hasher. PBKDF2's 1,000,000 rounds took
+    # about a second per login or new member on a loaded 2-core machine, and the
+    # suite makes hundreds. The served site (`bin/photosite serve` in
+    # tests/served.py) runs its own settings, with the real hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from photosite.queues import worker_queues
 
     # A queue of this test run alone: a development worker on the same Redis
     # must not take the tests' tasks (it would run them against the wrong database).
     app.conf.task_default_queue = f"photosite-test-{os.getpid()}"
+    app.conf.task_queues = worker_queues(app.conf.task_default_queue)
     # Workers started in a thread of the tests share the test database with
     # tests that count photos and rows: no heartbeat rows, no sweep of pending
     # photos at connect. The tests of `bin/photosite serve` run real worker
@@ -106,7 +116,7 @@ def detections(faces_dir):
     from django.conf import settings
     from PIL import Image, ImageOps
 
-    from tagging import face_engine
+    from tagging.faces import engine as face_engine
 
     found = {}
     with open(faces_dir / "faces.csv") as handle:

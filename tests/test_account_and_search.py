@@ -87,7 +87,7 @@ def test_search_finds_photos_with_all_the_chosen_people(client, member, faces_di
 
 
 def test_find_by_face_with_a_dropped_photo_lists_the_nearest_faces_first(
-    client, member, faces_dir, media_root
+    client, member, faces_dir, media_root, celery_worker
 ):
     album = Album.objects.create(owner=member, title="Find")
     biden = processed_photo(album, faces_dir, "people/joe_biden/joe_biden_2.jpg")
@@ -161,7 +161,7 @@ def test_find_by_face_is_not_starved_by_faces_the_member_cannot_see(member, djan
     import numpy as np
     from django.db import connection
 
-    from tagging import selectors
+    from tagging import selectors_photos
 
     album = Album.objects.create(owner=member, title="Mine")
     mine = processed_photo(album, faces_dir, "people/kit_harington/kit_harington_1.jpg").faces.get()
@@ -185,6 +185,6 @@ def test_find_by_face_is_not_starved_by_faces_the_member_cannot_see(member, djan
         # is large enough for the index, which is where starvation happens.
         cursor.execute("SET LOCAL enable_seqscan = off")
 
-    found = selectors.photos_similar(user=member, embedding=probe, model_name="Dlib")
+    found = selectors_photos.photos_similar(user=member, embedding=probe, model_name="Dlib")
 
     assert [result.photo.pk for result in found] == [mine.photo_id]

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from tagging.management.commands.benchmark import Command
+from devtools.management.commands.benchmark import Command
 from tagging.models import Face
 
 # The benchmark creates and drops a scratch database of its own, which cannot

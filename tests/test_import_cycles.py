@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("photosite", "tagging")
+PACKAGES = ("photosite", "tagging", "devtools")
 
 
 def _module_name(path: Path) -> str:

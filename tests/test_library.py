@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tagging import selectors
 from tagging.models import Album, Face, Person, Photo
-from tagging.services import pipeline
+from tagging.services import pipeline, undo
 from tests.test_views import _face, _logged_in, _photo
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,9 @@ class TestPhotoDelete:
         assert "the 1 face found on it" in response.content.decode()
         assert Photo.objects.filter(pk=photo.pk).exists()
 
-    def test_it_deletes_the_photo_its_faces_and_files(self, trip, alice, django_capture_on_commit_callbacks):
+    def test_it_deletes_the_photo_its_faces_and_files(
+        self, trip, alice, settings, django_capture_on_commit_callbacks
+    ):
         photo, kept = _photo(trip), _photo(trip)
         face = _face(photo)
         files = [photo.original.name, photo.thumbnail.name, photo.preview.name, face.crop.name]
@@ -57,6 +59,13 @@ class TestPhotoDelete:
 
         assert response.status_code == 302 and response.url == trip.get_absolute_url()
         assert list(Photo.objects.values_list("pk", flat=True)) == [kept.pk]
+        # Rows and files stay while the deletion may be undone (tests/test_undo.py), then go.
+        assert all(default_storage.exists(name) for name in files)
+        past = timezone.now() - timedelta(seconds=settings.UNDO_SECONDS + 1)
+        Photo.all_objects.filter(pk=photo.pk).update(deleted_at=past)
+        with django_capture_on_commit_callbacks(execute=True):
+            undo.expired_purge()
+        assert list(Photo.all_objects.values_list("pk", flat=True)) == [kept.pk]
         assert not Face.objects.exists()
         assert not any(default_storage.exists(name) for name in files)
         assert default_storage.exists(kept.original.name)

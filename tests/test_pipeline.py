@@ -323,7 +323,7 @@ def test_an_upright_jpeg_is_shown_as_itself_without_its_metadata(faces_dir):
 def test_a_model_whose_weights_are_missing_fails_photos_with_the_file_and_folder(
     album, faces_dir, settings, tmp_path
 ):
-    from tagging import face_engine
+    from tagging.faces import weights
     from tagging.tasks import _load_models
 
     settings.FACE_MODEL = "Facenet512"
@@ -332,7 +332,7 @@ def test_a_model_whose_weights_are_missing_fails_photos_with_the_file_and_folder
     photo = _photo(album, (faces_dir / "people/joe_biden/joe_biden_1.jpg").read_bytes())
 
     for _ in range(settings.FACE_MAX_ATTEMPTS):
-        with pytest.raises(face_engine.WeightsMissing):
+        with pytest.raises(weights.WeightsMissing):
             pipeline.photo_process(photo_id=photo.pk)
     photo.refresh_from_db()
 
@@ -344,7 +344,7 @@ def test_a_model_whose_weights_are_missing_fails_photos_with_the_file_and_folder
 def test_reembedding_keeps_tags_rejections_covers_and_gives_opted_out_faces_nothing_back(
     album, faces_dir, settings
 ):
-    from tagging.face_engine import RETINAFACE
+    from tagging.faces.detectors import RETINAFACE
     from tagging.models import FaceRejection
 
     settings.FACE_DETECTOR = "dlib"

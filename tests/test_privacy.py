@@ -118,7 +118,7 @@ def test_faces_on_photos_a_member_cannot_see_are_never_shown_to_them(
 ):
     """A name given on a private album stays there: it is not suggested on anyone else's
     photos, and neither the person nor the photo is shown to anyone else."""
-    from tagging import selectors
+    from tagging import selectors, selectors_photos
 
     other = django_user_model.objects.create_user(username="bob", password="pw-bob-12345")
     private = Album.objects.create(owner=other, title="Bob's", visibility=Album.Visibility.PRIVATE)
@@ -133,7 +133,7 @@ def test_faces_on_photos_a_member_cannot_see_are_never_shown_to_them(
     assert list(selectors.person_photos(user=member, person=joe)) == []
     assert list(selectors.person_review_faces(user=member, person=joe)) == []
     assert list(selectors.photos_with_people(user=member, people=[joe])) == []
-    similar = selectors.photos_similar(user=member, embedding=my_face.embedding, model_name="Dlib")
+    similar = selectors_photos.photos_similar(user=member, embedding=my_face.embedding, model_name="Dlib")
     assert hidden_face.photo_id not in [s.photo.pk for s in similar]
     client.force_login(member)
     assert client.get(f"/people/{joe.pk}/").status_code == 404

@@ -93,6 +93,8 @@ class TestReviewActions:
         assert answer["done"] == [review.nearer.pk, review.near.pk]
         assert answer["refused"] == {}
         assert answer["waiting"] == 0
+        assert answer["message"] == "Confirmed 2 faces as Ann Lee."
+        assert answer["undo"]["url"].startswith("/")  # the reply offers the same Undo as the pages
         states = dict(Face.objects.filter(pk__in=shown).values_list("pk", "status"))
         assert states == {
             review.nearer.pk: "confirmed",
@@ -157,10 +159,9 @@ class TestReviewActions:
         )
 
         notes = [str(m) for m in response.context["messages"]]
-        assert notes == [
-            "Confirmed 1 face as Ann Lee.",
-            "Not changed: near.jpg: no longer suggested as Ann Lee; left as it is.",
-        ]
+        assert notes == ["Not changed: near.jpg: no longer suggested as Ann Lee; left as it is."]
+        page = response.content.decode()
+        assert "Confirmed 1 face as Ann Lee." in page and 'id="undo-button"' in page  # with its Undo
         assert response.redirect_chain[0][0] == review.ann.get_absolute_url() + "?walk=1"
 
     def test_it_refuses_a_get(self, review, alice):

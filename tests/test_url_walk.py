@@ -20,10 +20,12 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tagging.models import Album, Face, FaceRejection, Person, PersonClaim, Photo
+from tagging.models import Album, Face, FaceRejection, Person, PersonClaim, Photo, Undo
+from tagging.services.undo import undoable
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +44,7 @@ class Private:
     people: list[Person]
     rejection: FaceRejection
     claim: PersonClaim
+    undo: Undo
 
     def ids(self, model) -> list[int]:
         return {
@@ -51,6 +54,7 @@ class Private:
             Person: [p.pk for p in self.people],
             FaceRejection: [self.rejection.pk],
             PersonClaim: [self.claim.pk],
+            Undo: [self.undo.pk],
         }[model]
 
 
@@ -87,7 +91,13 @@ def private(member) -> Private:
     ]
     rejection = FaceRejection.objects.create(face=faces[3], person=quill)
     claim = PersonClaim.objects.create(person=quill, user=member)
-    return Private(album, [photo, failed], faces, [quill, group], rejection, claim)
+    # Alice's own undo of a tag there: nobody else may use it, or learn of it.
+    with transaction.atomic(), undoable(user=member, kind=Undo.Kind.CONFIRM) as record:
+        record.faces([faces[1].pk])
+        Face.objects.filter(pk=faces[1].pk).confirm(quill)
+        record.message = f"Tagged {SECRETS[2]}."
+    undo = Undo.objects.get(user=member)
+    return Private(album, [photo, failed], faces, [quill, group], rejection, claim, undo)
 
 
 def _state() -> list:
@@ -144,6 +154,7 @@ def _fillings(name: str | None, route: str, private: Private):
         "face_id": private.ids(Face),
         "person_id": private.ids(Person),
         "claim_id": private.ids(PersonClaim),
+        "undo_id": private.ids(Undo),
         "object_id": private.ids(model) if model else None,
     }
     plain = {"app_label": "tagging", "uidb64": "MQ", "token": "set-password", "url": "tagging/nothing/"}

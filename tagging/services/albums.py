@@ -1,10 +1,12 @@
-"""Albums: create, change, delete (with every file that belongs to them)."""
+"""Albums: create, change, delete (with every file that belongs to them); delete and move photos."""
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tagging import queue
-from tagging.models import Album, Photo
+from tagging.models import Album, Photo, Undo
+from tagging.services import undo
+from tagging.text import plural
 
 
 def album_create(*, owner, title: str, visibility: str, share_location: bool = False) -> Album:
@@ -58,15 +60,31 @@ def photo_retry(*, photo: Photo) -> bool:
     return bool(sent)
 
 
-def photo_delete(*, photo: Photo) -> None:
-    """Delete one photo and its faces; their files go after commit (tagging.signals)."""
-    photo.delete()
+def _photos_hide(*, album: Album, photo_ids, user, one_by_name: bool) -> int:
+    with transaction.atomic(), undo.undoable(user=user, kind=Undo.Kind.DELETE) as record:
+        photos = list(album.photos.filter(pk__in=list(photo_ids)).select_for_update().order_by("pk"))
+        record.photos([photo.pk for photo in photos])
+        Photo.objects.filter(pk__in=[photo.pk for photo in photos]).update(deleted_at=timezone.now())
+        if one_by_name and len(photos) == 1:
+            record.message = f"Deleted “{photos[0].display_name}”."
+        else:
+            record.message = f"Deleted {plural(len(photos), 'photo')}."
+    return len(photos)
 
 
-def photos_delete(*, album: Album, photo_ids) -> int:
-    """Delete the photos of ``album`` among ``photo_ids``; ids of other albums are ignored."""
-    deleted, by_model = album.photos.filter(pk__in=list(photo_ids)).delete()
-    return by_model.get(Photo._meta.label, 0)
+def photos_delete(*, album: Album, photo_ids, user=None) -> int:
+    """Delete the photos of ``album`` among ``photo_ids``; ids of other albums are ignored.
+
+    They are gone from every page at once (``deleted_at``; see ``Photo.objects``),
+    and ``user`` may undo it for ``UNDO_SECONDS``; their rows, faces and files
+    are deleted after that by ``tasks.purge_deleted``. Returns how many.
+    """
+    return _photos_hide(album=album, photo_ids=photo_ids, user=user, one_by_name=False)
+
+
+def photo_delete(*, photo: Photo, user=None) -> None:
+    """Delete one photo, as :func:`photos_delete` does."""
+    _photos_hide(album=photo.album, photo_ids=[photo.pk], user=user, one_by_name=True)
 
 
 def photos_move(*, album: Album, photo_ids, target: Album) -> tuple[int, int]:

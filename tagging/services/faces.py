@@ -2,7 +2,9 @@
 
 Each action is one transaction that locks the face rows it changes, followed by
 a bounded refresh of the suggestions near the face, so every tag a member
-confirms improves the suggestions on other photos right away.
+confirms improves the suggestions on other photos right away. Given the member
+who acts (``user``, ``actor``), an action also records how to undo it, in the
+same transaction (``tagging.services.undo``).
 """
 
 from collections.abc import Iterable
@@ -10,8 +12,9 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from tagging import selectors
-from tagging.models import Face, FaceRejection, Person
-from tagging.services import recognition
+from tagging.models import Face, FaceRejection, Person, Undo
+from tagging.services import recognition, undo
+from tagging.text import plural
 
 
 class FaceActionError(Exception):
@@ -37,48 +40,70 @@ def _cover_if_missing(person_id: int, face_id: int) -> None:
     )
 
 
-def face_confirm(*, face: Face) -> Face:
+def face_confirm(*, face: Face, user=None) -> Face:
     """Confirm the suggestion on ``face``."""
-    with transaction.atomic():
+    with transaction.atomic(), undo.undoable(user=user, kind=Undo.Kind.CONFIRM) as record:
         face = _locked(face.pk)
         if face.status != Face.Status.SUGGESTED:
             raise FaceActionError("this face has no suggestion to confirm")
+        record.faces([face.pk])
         Face.objects.filter(pk=face.pk).confirm(face.person)
         _cover_if_missing(face.person_id, face.pk)
+        record.message = f"Tagged {face.person}."
     face.refresh_from_db()
     recognition.faces_refresh_near(face=face)
     return face
 
 
+def _faces_reject(faces: list[Face], *, user, record: undo.Recorder) -> None:
+    """ "Not this person" for suggested, locked ``faces``: remembered, and the faces unassigned."""
+    record.faces([face.pk for face in faces])
+    FaceRejection.objects.bulk_create(
+        [FaceRejection(face=face, person_id=face.person_id, rejected_by=user) for face in faces],
+        ignore_conflicts=True,
+    )
+    Face.objects.filter(pk__in=[face.pk for face in faces]).unassign()
+
+
 def face_reject(*, face: Face, user=None) -> Face:
     """ "Not this person": remember it, and look for another suggestion."""
-    with transaction.atomic():
+    with transaction.atomic(), undo.undoable(user=user, kind=Undo.Kind.REJECT) as record:
         face = _locked(face.pk)
         if face.status != Face.Status.SUGGESTED:
             raise FaceActionError("this face has no suggestion to reject")
-        FaceRejection.objects.get_or_create(
-            face=face, person_id=face.person_id, defaults={"rejected_by": user}
-        )
-        face.person, face.status, face.distance = None, Face.Status.UNASSIGNED, None
-        face.save(update_fields=["person", "status", "distance", "updated_at"])
+        # An unnamed group's label ("Unnamed #3") is no name to say "not" to.
+        name = face.person.name
+        _faces_reject([face], user=user, record=record)
+        record.message = f"Noted: not {name}." if name else "Noted: not that group."
+    face.refresh_from_db()
     recognition.face_suggest(face=face)
     recognition.unnamed_groups_prune()
     return face
 
 
-def face_tag(*, face: Face, person: Person) -> Face:
-    """Say who ``face`` is: a confirmed tag for an existing person. A tag for someone who
-    opted out of recognition is kept as a tag only: the face loses its embedding and crop."""
-    with transaction.atomic():
+def _face_tag(*, face: Face, user, person: Person | None = None, new_name: str = "") -> Face:
+    with transaction.atomic(), undo.undoable(user=user, kind=Undo.Kind.NAME) as record:
         face = _locked(face.pk)
+        record.faces([face.pk])
+        if person is None:
+            person = Person.objects.create(name=new_name)
+            record.created(person)
+        record.people([person.pk])
         Face.objects.filter(pk=face.pk).confirm(person)
         # A member's own word overrides an earlier "not this person".
         FaceRejection.objects.filter(face=face, person=person).delete()
         _cover_if_missing(person.pk, face.pk)
+        record.message = f"Tagged {person}."
     face.refresh_from_db()
     recognition.faces_refresh_near(face=face)
     recognition.unnamed_groups_prune()
     return face
+
+
+def face_tag(*, face: Face, person: Person, user=None) -> Face:
+    """Say who ``face`` is: a confirmed tag for an existing person. A tag for someone who
+    opted out of recognition is kept as a tag only: the face loses its embedding and crop."""
+    return _face_tag(face=face, user=user, person=person)
 
 
 def face_tag_by_name(*, face: Face, name: str, user) -> Face:
@@ -89,16 +114,16 @@ def face_tag_by_name(*, face: Face, name: str, user) -> Face:
         raise FaceActionError("a name is needed")
     person = selectors.person_by_name(user=user, name=name)
     if person is None:
-        return face_tag_new_person(face=face, name=name)
-    return face_tag(face=face, person=person)
+        return face_tag_new_person(face=face, name=name, user=user)
+    return face_tag(face=face, person=person, user=user)
 
 
-def face_tag_new_person(*, face: Face, name: str) -> Face:
-    """Tag ``face`` as a person who is not in the directory yet."""
+def face_tag_new_person(*, face: Face, name: str, user=None) -> Face:
+    """Tag ``face`` as a person who is not in the directory yet (undoing the tag removes them)."""
     name = name.strip()
     if not name:
         raise FaceActionError("a name is needed")
-    return face_tag(face=face, person=Person.objects.create(name=name))
+    return _face_tag(face=face, user=user, new_name=name)
 
 
 def face_untag(*, face: Face) -> Face:
@@ -117,17 +142,19 @@ def face_untag(*, face: Face) -> Face:
     return face
 
 
-def faces_confirm_bulk(*, person: Person, face_ids: Iterable[int]) -> int:
+def faces_confirm_bulk(*, person: Person, face_ids: Iterable[int], user=None) -> int:
     """Confirm many suggestions for one person at once (the review grid). Returns how many."""
-    with transaction.atomic():
+    with transaction.atomic(), undo.undoable(user=user, kind=Undo.Kind.CONFIRM) as record:
         faces = list(
             Face.objects.select_for_update().filter(
                 pk__in=list(face_ids), person=person, status=Face.Status.SUGGESTED
             )
         )
+        record.faces([f.pk for f in faces])
         Face.objects.filter(pk__in=[f.pk for f in faces]).confirm(person)
         if faces:
             _cover_if_missing(person.pk, faces[0].pk)
+        record.message = f"Confirmed {plural(len(faces), 'face')} as {person}."
     for face in faces:
         face.status = Face.Status.CONFIRMED
     recognition.faces_refresh_near(faces=faces)
@@ -135,12 +162,20 @@ def faces_confirm_bulk(*, person: Person, face_ids: Iterable[int]) -> int:
 
 
 def faces_reject_bulk(*, person: Person, face_ids: Iterable[int], user=None) -> int:
-    faces = Face.objects.filter(pk__in=list(face_ids), person=person, status=Face.Status.SUGGESTED)
-    count = 0
-    for face in faces:
-        face_reject(face=face, user=user)
-        count += 1
-    return count
+    """ "Not this person" for many suggestions at once (the review grid), in one transaction
+    (one undo). Returns how many."""
+    with transaction.atomic(), undo.undoable(user=user, kind=Undo.Kind.REJECT) as record:
+        faces = list(
+            Face.objects.select_for_update()
+            .filter(pk__in=list(face_ids), person=person, status=Face.Status.SUGGESTED)
+            .order_by("pk")
+        )
+        _faces_reject(faces, user=user, record=record)
+        record.message = f"Rejected {plural(len(faces), 'suggestion')}."
+    for face in Face.objects.filter(pk__in=[f.pk for f in faces]).select_related("photo__album__owner"):
+        recognition.face_suggest(face=face)
+    recognition.unnamed_groups_prune()
+    return len(faces)
 
 
 def person_name(
@@ -179,14 +214,22 @@ def person_name(
         raise NameTaken(existing)
     faces: list[int] = []
     taken_out: list[int] = []
-    with transaction.atomic():
+    with transaction.atomic(), undo.undoable(user=actor, kind=Undo.Kind.NAME) as record:
         person = Person.objects.select_for_update().get(pk=person.pk)
         was_unnamed = not person.name
+        record.message = f"Named {name}."
         if not was_unnamed:
             person.name = name
             person.save(update_fields=["name"])
         else:
-            _faces_unseen_split(person=person, actor=actor)
+            seen = Face.objects.visible_to(actor).filter(person=person).values_list("pk", flat=True)
+            record.faces(seen)
+            # The faces the actor cannot see go back to the group too, if this is undone.
+            record.faces(person.faces.values_list("pk", flat=True), seen=False)
+            record.people([person.pk] + ([existing.pk] if existing is not None else []))
+            split = _faces_unseen_split(person=person, actor=actor)
+            if split is not None:
+                record.created(split)
             target = existing if existing is not None else person
             suggested = person.faces.select_for_update().filter(status=Face.Status.SUGGESTED)
             if shown_face_ids is not None:

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 # Thresholds measured here (``manage.py evaluate``), for embeddings of dlib's own
-# face chip (see tagging.face_engine). Dlib: deepface publishes 0.07 (cosine);
+# face chip (see tagging.faces.engine). Dlib: deepface publishes 0.07 (cosine);
 # dlib's documented tolerance, 0.6 Euclidean on its unit-length vectors, is 0.18.
 # On shared/faces and the single-person photos of shared/faces-extra (25 photos,
 # 8 people, 300 pairs) same-person pairs reach 0.068 and different people start

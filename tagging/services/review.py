@@ -48,7 +48,7 @@ def faces_review(*, person: Person, face_ids: Iterable[int], action: str, user) 
             "face_id", flat=True
         )
     else:
-        face_actions.faces_confirm_bulk(person=person, face_ids=eligible)
+        face_actions.faces_confirm_bulk(person=person, face_ids=eligible, user=user)
         done = visible.filter(pk__in=eligible, person=person, status=Face.Status.CONFIRMED).values_list(
             "pk", flat=True
         )

@@ -13,9 +13,10 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from tagging import queue, storage
+from tagging.faces.images import ImageRejected
 from tagging.files import files_delete
 from tagging.models import Album, Photo, original_path
-from tagging.services.images import ImageRejected, image_inspect
+from tagging.services import detection
 
 logger = logging.getLogger(__name__)
 _HASH_CHUNK = 1 << 20
@@ -71,7 +72,7 @@ def photo_upload(
             f"too large: {_megabytes(size)} MB; the limit is {_megabytes(settings.UPLOAD_MAX_BYTES)} MB"
         )
     try:
-        image_inspect(source=source, max_pixels=settings.FACE_MAX_PIXELS)
+        detection.image_check(source)
     except ImageRejected as error:
         raise UploadRejected(str(error)) from None
     digest = content_hash(source)

@@ -3,10 +3,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tagging import access
 from tagging.services import albums as album_services
+from tagging.views.undo import announce
 
 
 def _photos(count: int) -> str:
@@ -19,8 +21,9 @@ def photo_delete(request, photo_id: int):
     photo = access.photo_for_user(request.user, photo_id)
     album = access.album_for_owner(request.user, photo.album_id)  # only the owner deletes
     if request.method == "POST":
-        album_services.photo_delete(photo=photo)
-        messages.success(request, f"Deleted “{photo.display_name}”.")
+        since = timezone.now()
+        album_services.photo_delete(photo=photo, user=request.user)
+        announce(request, f"Deleted “{photo.display_name}”.", since=since)
         return redirect(album)
     return render(request, "tagging/photo_delete.html", {"photo": photo})
 
@@ -30,8 +33,8 @@ def photo_delete(request, photo_id: int):
 def album_photos(request, album_id: int):
     """Act on the photos ticked on the album page: ``action`` is ``delete`` or ``move``.
 
-    Deleting asks once more on a page of its own (it cannot be undone); moving
-    goes ahead, as it is undone by moving back.
+    Deleting asks once more on a page of its own (then it may be undone for
+    ``UNDO_SECONDS``); moving goes ahead, as it is undone by moving back.
     """
     album = access.album_for_owner(request.user, album_id)
     try:
@@ -47,8 +50,9 @@ def album_photos(request, album_id: int):
     if action == "delete":
         if request.POST.get("confirmed") != "yes":
             return render(request, "tagging/photos_delete.html", {"album": album, "photos": chosen})
-        deleted = album_services.photos_delete(album=album, photo_ids=ids)
-        messages.success(request, f"Deleted {_photos(deleted)}.")
+        since = timezone.now()
+        deleted = album_services.photos_delete(album=album, photo_ids=ids, user=request.user)
+        announce(request, f"Deleted {_photos(deleted)}.", since=since)
         return redirect(album)
     if action == "move":
         target_id = request.POST.get("target", "")

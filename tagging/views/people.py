@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,6 +18,7 @@ from tagging.services import review as review_actions
 from tagging.services.merge import MergeError, person_merge
 from tagging.text import plural
 from tagging.views.decorators import staff_required
+from tagging.views.undo import announce, as_json
 from tagging.views.who import faces_to_name_count
 
 
@@ -74,25 +76,29 @@ def person_review(request, person_id: int):
     else:
         action = review_actions.REJECT if request.POST.get("action") == "reject" else review_actions.CONFIRM
         ids = [int(i) for i in request.POST.getlist("faces") if i.isdigit()]
+    since = timezone.now()
     outcome = review_actions.faces_review(person=person, face_ids=ids, action=action, user=request.user)
     count = len(outcome.done)
     if action == review_actions.REJECT:
-        message = f"Noted: {plural(count, 'face')} not {person}."
+        message = f"Rejected {plural(count, 'suggestion')}."
     else:
         message = f"Confirmed {plural(count, 'face')} as {person}."
     walking = request.POST.get("walk") == "1"
+    # The change records its undo; the message then comes with its Undo button.
+    undo = announce(request, message, since=since) if count else None
     if request.headers.get("Accept", "").startswith("application/json"):
         shown = [int(i) for i in request.POST.getlist("shown") if i.isdigit()]
         return JsonResponse(
             {
                 "done": outcome.done,
                 "refused": {str(pk): note for pk, note in outcome.refused.items()},
-                "message": message,
+                "message": undo.message if undo else message,
+                "undo": as_json(undo),
                 "waiting": review.person_waiting_count(user=request.user, person=person, shown=shown),
                 "next": reverse("people_review") + "?" + urlencode({"after": person.pk}),
             }
         )
-    if count or not outcome.refused:
+    if not count and not outcome.refused:
         messages.success(request, message)
     for note in outcome.refused.values():
         messages.warning(request, f"Not changed: {note}")
@@ -114,6 +120,7 @@ def person_name(request, person_id: int):
     # only the faces the member saw and left ticked are confirmed.
     shown = [int(i) for i in request.POST.getlist("shown") if i.isdigit()]
     kept = [int(i) for i in request.POST.getlist("faces") if i.isdigit()]
+    since = timezone.now()
     try:
         person = face_actions.person_name(
             person=person,
@@ -130,7 +137,7 @@ def person_name(request, person_id: int):
             {"person": person, "existing": taken.existing, "name": form.cleaned_data["name"]},
             status=409,
         )
-    messages.success(request, f"Named {form.cleaned_data['name']}.")
+    announce(request, f"Named {form.cleaned_data['name']}.", since=since)
     return redirect(person)
 
 

@@ -6,10 +6,14 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from tagging import access, face_engine, search_terms, selectors
-from tagging.services.images import ImageRejected, image_load
+from tagging import access, queue, search_terms, selectors, selectors_photos
+from tagging.faces.images import ImageRejected
+from tagging.services import detection
 
 PAGE_SIZE = 200
+# How long the page waits for a worker to find the dropped photo's face: one
+# photo's processing ahead of it, on a busy machine, with room to spare.
+PROBE_TIMEOUT = 30
 
 
 @require_http_methods(["GET"])
@@ -25,7 +29,7 @@ def search(request):
         found.labels += [person.name for person in by_id]
     photos = None
     if not found.empty and not found.unknown:
-        photos = selectors.photos_search(
+        photos = selectors_photos.photos_search(
             user=request.user,
             people=found.people,
             albums=found.albums,
@@ -48,7 +52,8 @@ def search_suggest(request):
 @login_required
 def find_by_face(request):
     """deepface's ``find`` inside the site: a face of a visible photo, or a dropped photo
-    that is stored nowhere (decoded in memory, its largest face used, then discarded)."""
+    that is stored nowhere (decoded in memory, its largest face embedded by a
+    worker, then discarded)."""
     context = {"results": None, "error": "", "face": None}
     if not settings.FACE_RECOGNITION_ENABLED:
         context["error"] = "face recognition is switched off on this site"
@@ -64,25 +69,19 @@ def find_by_face(request):
         try:
             if upload.size > settings.UPLOAD_MAX_BYTES:
                 raise ImageRejected("the file is too large")
-            loaded = image_load(
-                source=upload, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
-            )
-            found = face_engine.faces_detect(
-                image=loaded.array(),
-                model_name=settings.FACE_MODEL,
-                detector=settings.FACE_DETECTOR,
-                home=settings.DEEPFACE_HOME,
-            )
-        except ImageRejected as error:
+            # Decoded here with Pillow alone (a bad file is refused at once);
+            # the models run on a worker, never in a web process.
+            packed = detection.probe_pack(detection.image_open(upload))
+            embedding = queue.face_probe(packed=packed, timeout=PROBE_TIMEOUT)
+        except (ImageRejected, queue.ProbeUnanswered) as error:
             context["error"] = str(error)
         else:
-            if not found:
+            if embedding is None:
                 context["error"] = "no face found in that photo"
             else:
-                largest = max(found, key=lambda f: f.w * f.h)
-                embedding, model_name = largest.embedding.tolist(), settings.FACE_MODEL
+                model_name = settings.FACE_MODEL
     if embedding is not None:
-        context["results"] = selectors.photos_similar(
+        context["results"] = selectors_photos.photos_similar(
             user=request.user, embedding=embedding, model_name=model_name, exclude_face_id=exclude
         )
     return render(request, "tagging/find_by_face.html", context)

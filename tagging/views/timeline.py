@@ -10,7 +10,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from tagging import selectors
+from tagging import selectors_photos
 
 PAGE_SIZE = 60
 
@@ -27,7 +27,7 @@ def _cursor(request) -> tuple | None:
 @require_GET
 @login_required
 def timeline(request):
-    photos = selectors.photos_timeline(user=request.user, before=_cursor(request), limit=PAGE_SIZE)
+    photos = selectors_photos.photos_timeline(user=request.user, before=_cursor(request), limit=PAGE_SIZE)
     months = [
         (key, list(group))
         for key, group in groupby(photos, key=lambda p: timezone.localtime(p.when).strftime("%Y-%m"))

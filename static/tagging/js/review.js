@@ -34,6 +34,27 @@
     });
   }
 
+  // The same Undo as the message area's (templates/tagging/partials/undo.html): a
+  // plain form post that comes back to this page.
+  function undoForm(undo) {
+    const undoing = document.createElement("form");
+    undoing.method = "post";
+    undoing.action = undo.url;
+    undoing.className = "inline";
+    const token = form.querySelector('input[name="csrfmiddlewaretoken"]').cloneNode();
+    const next = document.createElement("input");
+    next.type = "hidden";
+    next.name = "next";
+    next.value = window.location.pathname + window.location.search;
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.className = "small";
+    button.id = "review-undo";
+    button.textContent = "Undo";
+    undoing.append(token, next, button);
+    return undoing;
+  }
+
   function settle(data) {
     (data.done || []).forEach((id) => {
       const tile = form.querySelector('.review-tile[data-face-id="' + id + '"]');
@@ -49,7 +70,8 @@
       tile.querySelector(".not").disabled = true;
       tile.querySelector(".note").textContent = "Not changed: " + note;
     });
-    status.textContent = data.message;
+    status.replaceChildren(data.message);
+    if (data.undo) status.append(" ", undoForm(data.undo));
     if (data.waiting > 0) {
       more.hidden = false;
       more.querySelector("a").textContent = "Load " + data.waiting + " more";

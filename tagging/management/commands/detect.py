@@ -6,8 +6,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from tagging.services.images import ImageRejected, image_load
-from tagging.services.pipeline import faces_kept
+from tagging.faces.images import ImageRejected
+from tagging.services import detection
 
 
 class Command(BaseCommand):
@@ -42,12 +42,10 @@ def file_detect(file: Path) -> dict:
     """The faces of one file, as the pipeline keeps them, in pixels of the oriented original."""
     try:
         with file.open("rb") as source:
-            loaded = image_load(
-                source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
-            )
+            loaded = detection.image_open(source)
     except (ImageRejected, OSError) as error:
         return {"file": str(file), "error": str(error)}
-    faces, scale = faces_kept(loaded=loaded)
+    faces, scale = detection.faces_kept(loaded=loaded)
     return {
         "file": str(file),
         "width": loaded.width,

@@ -3,9 +3,9 @@
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from tagging.faces.images import ImageRejected
 from tagging.models import Face, Photo
 from tagging.services import recognition
-from tagging.services.images import ImageRejected
 from tagging.services.pipeline import photo_reembed
 
 

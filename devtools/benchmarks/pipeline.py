@@ -27,11 +27,12 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from tagging import face_engine
-from tagging.benchmarks.scratch import scratch_database
+from devtools.benchmarks.scratch import scratch_database
+from tagging.faces import detectors
+from tagging.faces import engine as face_engine
+from tagging.faces.images import ImageRejected
 from tagging.models import Album, Face
-from tagging.services import pipeline, recognition
-from tagging.services.images import ImageRejected, image_inspect, image_load
+from tagging.services import detection, pipeline, recognition
 from tagging.services.uploads import photo_upload
 
 
@@ -45,7 +46,7 @@ def _photos(path: Path) -> list[Path]:
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         try:
             with file.open("rb") as source:
-                image_inspect(source=source, max_pixels=settings.FACE_MAX_PIXELS)
+                detection.image_check(source)
         except (ImageRejected, OSError):
             continue
         found.append(file)
@@ -58,7 +59,7 @@ def _naive(files: list[Path]) -> tuple[float, int]:
     with deepface's ``dlib`` detector, the one it would otherwise use here."""
     from deepface import DeepFace
 
-    detector = "dlib" if settings.FACE_DETECTOR == face_engine.RETINAFACE else settings.FACE_DETECTOR
+    detector = "dlib" if settings.FACE_DETECTOR == detectors.RETINAFACE else settings.FACE_DETECTOR
     faces = 0
     started = time.perf_counter()
     for file in files:
@@ -95,13 +96,13 @@ def _floor_one(engine, bgr: np.ndarray) -> int:
     import dlib
 
     descriptor = engine.model.model.model
-    if settings.FACE_DETECTOR == face_engine.RETINAFACE:
+    if settings.FACE_DETECTOR == detectors.RETINAFACE:
         height, width = bgr.shape[:2]
-        scale = min(1.0, face_engine.RETINAFACE_SCAN_SIDE / max(height, width))
+        scale = min(1.0, detectors.RETINAFACE_SCAN_SIDE / max(height, width))
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         if scale < 1:
             rgb = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        found = engine.retinaface.detect(rgb=rgb, score_threshold=face_engine.RETINAFACE_MIN_SCORE)
+        found = engine.retinaface.detect(rgb=rgb, score_threshold=detectors.RETINAFACE_MIN_SCORE)
         template = dlib.dpoints([dlib.dpoint(x, y) for x, y in face_engine.CHIP_LANDMARKS])
         dims = dlib.chip_dims(face_engine.CHIP_SIZE, face_engine.CHIP_SIZE)
         for face in found:
@@ -111,7 +112,7 @@ def _floor_one(engine, bgr: np.ndarray) -> int:
         return len(found)
     detector = engine.detector.model["face_detector"]
     predictor = engine.detector.model["sp"]
-    upsample = 1 if max(bgr.shape[:2]) <= face_engine.UPSAMPLE_MAX_SIDE else 0
+    upsample = 1 if max(bgr.shape[:2]) <= detectors.UPSAMPLE_MAX_SIDE else 0
     rects, _, _ = detector.run(bgr, upsample)
     for rect in rects:
         chip = dlib.get_face_chip(bgr, predictor(bgr, rect), size=face_engine.CHIP_SIZE)
@@ -126,7 +127,7 @@ def _pipeline_and_floor(files: list[Path], rounds: int) -> dict:
     of a few rounds keeps what the code costs rather than what the machine
     was doing. (c) only exists for Dlib with the RetinaFace or the dlib detector.
     """
-    with_floor = settings.FACE_MODEL == "Dlib" and settings.FACE_DETECTOR in (face_engine.RETINAFACE, "dlib")
+    with_floor = settings.FACE_MODEL == "Dlib" and settings.FACE_DETECTOR in (detectors.RETINAFACE, "dlib")
     engine = face_engine._engine_get(
         model_name=settings.FACE_MODEL, detector=settings.FACE_DETECTOR, home=settings.DEEPFACE_HOME
     )
@@ -163,18 +164,14 @@ def _decoded(files: list[Path]) -> list[np.ndarray]:
     arrays = []
     for file in files:
         with file.open("rb") as source:
-            loaded = image_load(
-                source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
-            )
+            loaded = detection.image_open(source)
         arrays.append(loaded.array())
     return arrays
 
 
 def _engine_work(file: str) -> int:
     with open(file, "rb") as source:
-        loaded = image_load(
-            source=source, max_pixels=settings.FACE_MAX_PIXELS, max_side=settings.FACE_MAX_SIDE
-        )
+        loaded = detection.image_open(source)
     return len(
         face_engine.faces_detect(
             image=loaded.array(),

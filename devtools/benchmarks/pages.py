@@ -21,7 +21,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
-from tagging.benchmarks.scratch import scratch_database
+from devtools.benchmarks.scratch import scratch_database
 from tagging.models import Album, Face, Person, Photo
 
 WARM_UP = 3

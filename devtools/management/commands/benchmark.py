@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from tagging.benchmarks import matching
+from devtools.benchmarks import matching
 
 
 def _face_count(value: str) -> int:
@@ -83,7 +83,7 @@ class Command(BaseCommand):
                 compare=options["compare"],
             )
         elif benchmark == "import":
-            from tagging.benchmarks import imports
+            from devtools.benchmarks import imports
 
             imports.run(
                 options["path"],
@@ -93,11 +93,11 @@ class Command(BaseCommand):
                 stdout=self.stdout,
             )
         elif benchmark == "pages":
-            from tagging.benchmarks import pages
+            from devtools.benchmarks import pages
 
             pages.run(photos=options["photos"], people=options["people"], as_json=as_json, stdout=self.stdout)
         else:
             # Imported here: the matching benchmark must not depend on this module.
-            from tagging.benchmarks import pipeline
+            from devtools.benchmarks import pipeline
 
             pipeline.run(options["path"], stdout=self.stdout, as_json=as_json, rounds=options["rounds"])

@@ -8,8 +8,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from devtools.benchmarks.scratch import scratch_database
 from tagging import selectors
-from tagging.benchmarks.scratch import scratch_database
 from tagging.embeddings import embedding_expression
 from tagging.models import Album, Face, Person, Photo
 from tagging.services import faces as face_actions
