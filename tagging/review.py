@@ -58,20 +58,18 @@ def review_grid(*, user, person: Person, limit: int = 200) -> ReviewGrid:
     return grid
 
 
-def _suggested(user) -> QuerySet[Face]:
+def _suggested(user, *, people_checked: bool = False) -> QuerySet[Face]:
     """Faces ``user`` may see that wait for a yes or no: suggestions of named people
-    ``user`` may know of (a hidden person's, for staff only)."""
-    return (
-        Face.objects.visible_to(user)
-        .filter(status=Face.Status.SUGGESTED, person__in=Person.objects.visible_to(user))
-        .exclude(person__name="")
-    )
+    ``user`` may know of (a hidden person's, for staff only). ``people_checked``: the
+    caller's people come from ``Person.objects.visible_to`` already (no second check)."""
+    faces = Face.objects.visible_to(user).filter(status=Face.Status.SUGGESTED).exclude(person__name="")
+    return faces if people_checked else faces.filter(person__in=Person.objects.visible_to(user))
 
 
 def people_with_review_counts(people: QuerySet[Person], *, user) -> QuerySet[Person]:
     """``people`` with ``review_count``: their suggestions ``user`` may see (a correlated
     count on the face_person_status index, in the same query as the page's list)."""
-    waiting = _suggested(user).filter(person=OuterRef("pk")).order_by().values("person")
+    waiting = _suggested(user, people_checked=True).filter(person=OuterRef("pk")).order_by().values("person")
     return people.annotate(
         review_count=Subquery(waiting.annotate(n=Count("pk")).values("n"), output_field=IntegerField())
     )
@@ -91,7 +89,7 @@ def person_waiting_count(*, user, person: Person, shown: list[int] = ()) -> int:
 def person_next_to_review(*, user, after: Person | None = None) -> Person | None:
     """The next named person, by name, with a suggestion ``user`` may see: the walk of
     "Review all". ``after`` is the person just reviewed; the walk goes on from there."""
-    waiting = _suggested(user).filter(person=OuterRef("pk"))
+    waiting = _suggested(user, people_checked=True).filter(person=OuterRef("pk"))
     people = Person.objects.visible_to(user).exclude(name="").filter(Exists(waiting))
     if after is not None:
         people = people.filter(Q(name__gt=after.name) | Q(name=after.name, pk__gt=after.pk))
