@@ -55,6 +55,7 @@ urlpatterns = [
     path("people/merge/", people.people_merge, name="people_merge"),
     path("people/names/", people.people_autocomplete, name="people_autocomplete"),
     path("people/who/", who.who_is_this, name="who_is_this"),
+    path("people/review/", people.people_review, name="people_review"),
     path("people/claims/", privacy.claims, name="claims"),
     path("people/claims/<int:claim_id>/decide/", privacy.claim_decide, name="claim_decide"),
     path("people/<int:person_id>/", people.person_detail, name="person"),

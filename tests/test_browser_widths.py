@@ -86,6 +86,7 @@ def _pages(filled) -> dict[str, str]:
         "privacy": reverse("privacy"),
         "timeline": reverse("timeline"),
         "who-is-this": reverse("who_is_this"),
+        "review-all": reverse("people_review"),
     }
 
 
