@@ -122,7 +122,7 @@ def test_naming_a_group_names_only_the_faces_the_member_may_see(member, bob):
     unseen = _bare_face(alice_private, group, Face.Status.SUGGESTED)
     seen = _bare_face(bob_photo, group, Face.Status.SUGGESTED)
 
-    response = _client(bob).post(reverse("person_name", args=[group.pk]), {"name": "Carla"})
+    response = _client(bob).post(reverse("person_naming", args=[group.pk]), {"name": "Carla"})
 
     assert response.status_code == 302
     seen.refresh_from_db()
@@ -264,7 +264,7 @@ def opted_out(member, faces_dir, django_capture_on_commit_callbacks):
     me = face_actions.face_tag_new_person(face=photo.faces.get(), name="Rose Leslie").person
     Person.objects.filter(pk=me.pk).update(user=member)
     with django_capture_on_commit_callbacks(execute=True):
-        privacy.recognition_opt_out(user=member)
+        privacy.person_opt_out(user=member)
     return photo, me
 
 
@@ -297,7 +297,7 @@ def test_a_worker_reprocessing_an_opted_out_photo_leaves_no_embedding_or_crop_on
     photo = processed_photo(album, faces_dir, "people/rose_leslie/rose_leslie_1.jpg")
     me = face_actions.face_tag_new_person(face=photo.faces.get(), name="Rose Leslie").person
     Person.objects.filter(pk=me.pk).update(user=member)
-    privacy.recognition_opt_out(user=member)
+    privacy.person_opt_out(user=member)
     assert not list((media_root / "crops").rglob("*.jpg"))
 
     # Staff's admin action, through the real broker and worker.

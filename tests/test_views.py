@@ -172,7 +172,7 @@ POST_ENDPOINTS = {
         reverse("person_review", args=[t.ann.pk]),
         {"faces": [t.suggested.pk], "action": "confirm"},
     ),
-    "person_name": lambda t: (reverse("person_name", args=[t.group.pk]), {"name": "Zed"}),
+    "person_naming": lambda t: (reverse("person_naming", args=[t.group.pk]), {"name": "Zed"}),
     "people_merge": lambda t: (reverse("people_merge"), {"people": [t.ann.pk, t.group.pk], "keep": t.ann.pk}),
 }
 POST_ONLY = [name for name in POST_ENDPOINTS if name not in ("album_create", "album_delete", "photo_delete")]
@@ -192,7 +192,7 @@ REFUSED_FOR_OTHERS = [
     pytest.param("face_tag", 404),
     pytest.param("face_untag", 404),
     pytest.param("person_review", 404),
-    pytest.param("person_name", 404),
+    pytest.param("person_naming", 404),
     pytest.param("people_merge", 404),
 ]
 
@@ -655,6 +655,11 @@ def biden(album, faces_dir) -> tuple[Face, Face]:
     return first, second
 
 
+def _messages(response) -> list[str]:
+    """The messages the page a redirect led to shows."""
+    return [str(message) for message in response.context["messages"]]
+
+
 def _tag(client: Client, face: Face, name: str, **kwargs):
     return client.post(reverse("face_tag", args=[face.pk]), {"name": name}, **kwargs)
 
@@ -695,20 +700,17 @@ class TestFaceTag:
         assert Person.objects.filter(name__iexact="joe biden").count() == 1
         assert Face.objects.get(pk=biden[0].pk).person == joe
 
-    def test_it_answers_in_json(self, biden, alice):
-        response = _tag(alice, biden[0], "Joe Biden", **_json())
+    def test_it_says_who_was_tagged_on_the_photo_page(self, biden, alice):
+        response = _tag(alice, biden[0], "Joe Biden", follow=True)
 
-        assert response.json() == {
-            "ok": True,
-            "message": "Tagged Joe Biden.",
-            "status": "confirmed",
-            "person": "Joe Biden",
-        }
+        assert response.redirect_chain[-1][0] == biden[0].photo.get_absolute_url()
+        assert "Tagged Joe Biden." in _messages(response)
 
     def test_it_needs_a_name(self, biden, alice):
-        response = _tag(alice, biden[0], "   ", **_json())
+        response = _tag(alice, biden[0], "   ", follow=True)
 
-        assert response.status_code == 409 and response.json() == {"ok": False, "error": "a name is needed"}
+        assert response.redirect_chain[-1][0] == biden[0].photo.get_absolute_url()
+        assert _messages(response)[-1] == "a name is needed"
         assert Face.objects.get(pk=biden[0].pk).status != Face.Status.CONFIRMED
 
     def test_it_goes_back_to_a_local_page_only(self, biden, alice):
@@ -727,14 +729,9 @@ class TestFaceConfirm:
         first, second = biden
         _tag(alice, first, "Joe Biden")
 
-        response = alice.post(reverse("face_confirm", args=[second.pk]), **_json())
+        response = alice.post(reverse("face_confirm", args=[second.pk]), follow=True)
 
-        assert response.json() == {
-            "ok": True,
-            "message": "Tagged Joe Biden.",
-            "status": "confirmed",
-            "person": "Joe Biden",
-        }
+        assert _messages(response)[-1] == "Tagged Joe Biden."
         second.refresh_from_db()
         assert second.status == Face.Status.CONFIRMED and second.distance is None
 
@@ -742,10 +739,10 @@ class TestFaceConfirm:
         first, _ = biden
         _tag(alice, first, "Joe Biden")
 
-        response = alice.post(reverse("face_confirm", args=[first.pk]), **_json())
+        response = alice.post(reverse("face_confirm", args=[first.pk]), follow=True)
 
-        assert response.status_code == 409
-        assert response.json() == {"ok": False, "error": "this face has no suggestion to confirm"}
+        assert response.redirect_chain[-1][0] == first.photo.get_absolute_url()
+        assert _messages(response)[-1] == "this face has no suggestion to confirm"
 
     def test_a_plain_form_post_redirects_with_a_message(self, biden, alice):
         first, second = biden
@@ -764,9 +761,9 @@ class TestFaceReject:
 
         joe = Person.objects.get(name="Joe Biden")
 
-        response = alice.post(reverse("face_reject", args=[second.pk]), **_json())
+        response = alice.post(reverse("face_reject", args=[second.pk]), follow=True)
 
-        assert response.json()["message"] == "Noted: not Joe Biden."
+        assert _messages(response)[-1] == "Noted: not Joe Biden."
         second.refresh_from_db()
         assert second.person_id != joe.pk
         assert FaceRejection.objects.filter(face=second, person=joe).exists()
@@ -779,9 +776,9 @@ class TestFaceReject:
     def test_it_refuses_a_confirmed_face(self, biden, alice):
         _tag(alice, biden[0], "Joe Biden")
 
-        response = alice.post(reverse("face_reject", args=[biden[0].pk]), **_json())
+        response = alice.post(reverse("face_reject", args=[biden[0].pk]), follow=True)
 
-        assert response.status_code == 409
+        assert _messages(response)[-1] == "this face has no suggestion to reject"
         assert Face.objects.get(pk=biden[0].pk).status == Face.Status.CONFIRMED
 
 
@@ -790,14 +787,9 @@ class TestFaceUntag:
         first, second = biden
         _tag(alice, first, "Joe Biden")
 
-        response = alice.post(reverse("face_untag", args=[first.pk]), **_json())
+        response = alice.post(reverse("face_untag", args=[first.pk]), follow=True)
 
-        assert response.json() == {
-            "ok": True,
-            "message": "Removed the tag Joe Biden.",
-            "status": "unassigned",
-            "person": "",
-        }
+        assert _messages(response)[-1] == "Removed the tag Joe Biden."
         first.refresh_from_db()
         assert first.person is None and first.status == Face.Status.UNASSIGNED
         # The suggestion that rested on this tag is withdrawn.
@@ -805,9 +797,9 @@ class TestFaceUntag:
         assert not (second.status == Face.Status.SUGGESTED and second.person.name == "Joe Biden")
 
     def test_it_refuses_a_face_that_is_not_tagged(self, biden, alice):
-        response = alice.post(reverse("face_untag", args=[biden[0].pk]), **_json())
+        response = alice.post(reverse("face_untag", args=[biden[0].pk]), follow=True)
 
-        assert response.status_code == 409 and response.json()["error"] == "this face is not tagged"
+        assert _messages(response)[-1] == "this face is not tagged"
 
 
 # --- People ---------------------------------------------------------------------
@@ -932,7 +924,7 @@ class TestPersonReview:
 
 class TestPersonName:
     def test_it_names_a_group_and_confirms_its_faces(self, things, alice):
-        response = alice.post(reverse("person_name", args=[things.group.pk]), {"name": "Zed"})
+        response = alice.post(reverse("person_naming", args=[things.group.pk]), {"name": "Zed"})
 
         things.group.refresh_from_db()
         assert response.status_code == 302 and response.url == things.group.get_absolute_url()
@@ -970,7 +962,7 @@ class TestPersonName:
         unseen = things.grouped  # in the group, but not on the form the member saw
 
         alice.post(
-            reverse("person_name", args=[things.group.pk]),
+            reverse("person_naming", args=[things.group.pk]),
             {"name": "Zed", "shown": [first.pk, second.pk, stranger.pk], "faces": [first.pk, second.pk]},
         )
 
@@ -985,14 +977,14 @@ class TestPersonName:
         assert status[unseen.pk] == (things.group.pk, Face.Status.SUGGESTED)
 
     def test_it_offers_the_person_who_has_the_name_already(self, things, alice):
-        response = alice.post(reverse("person_name", args=[things.group.pk]), {"name": "ann"})
+        response = alice.post(reverse("person_naming", args=[things.group.pk]), {"name": "ann"})
 
         assert response.status_code == 409
         assert response.context["existing"] == things.ann
         assert Person.objects.get(pk=things.group.pk).name == ""
 
     def test_only_staff_rename_a_named_person(self, things, member, alice):
-        url = reverse("person_name", args=[things.ann.pk])
+        url = reverse("person_naming", args=[things.ann.pk])
 
         assert alice.post(url, {"name": "Anne"}).status_code == 403
         member.is_staff = True

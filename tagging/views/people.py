@@ -11,9 +11,10 @@ from tagging import access, selectors
 from tagging.forms import NameForm
 from tagging.models import Face, Person, PersonClaim
 from tagging.services import faces as face_actions
-from tagging.services.merge import MergeError, person_merge
+from tagging.services.merge import person_merge
 from tagging.text import plural
 from tagging.views.decorators import staff_required
+from tagging.views.replies import refusals_to
 
 
 @require_GET
@@ -69,7 +70,7 @@ def person_review(request, person_id: int):
 
 @require_POST
 @login_required
-def person_name(request, person_id: int):
+def person_naming(request, person_id: int):
     """Name an unnamed group. Members may name groups; renaming a named person is for staff."""
     person = access.person_for_user(request.user, person_id)
     if person.name and not request.user.is_staff:
@@ -83,7 +84,7 @@ def person_name(request, person_id: int):
     shown = [int(i) for i in request.POST.getlist("shown") if i.isdigit()]
     kept = [int(i) for i in request.POST.getlist("faces") if i.isdigit()]
     try:
-        person = face_actions.person_name(
+        person = face_actions.group_name(
             person=person,
             name=form.cleaned_data["name"],
             actor=request.user,
@@ -104,6 +105,7 @@ def person_name(request, person_id: int):
 
 @require_POST
 @staff_required
+@refusals_to("people")
 def people_merge(request):
     """Staff: "these are the same person". ``keep`` names the person whose name stays."""
     ids = {int(i) for i in request.POST.getlist("people") if i.isdigit()}
@@ -116,11 +118,7 @@ def people_merge(request):
         messages.error(request, "Some of these people were already merged; reload and try again.")
         return redirect("people")
     keep = people.pop(int(keep_id))
-    try:
-        person_merge(keep=keep, merge=list(people.values()), actor=request.user)
-    except MergeError as error:
-        messages.error(request, str(error))
-        return redirect("people")
+    person_merge(keep=keep, merge=list(people.values()), actor=request.user)
     messages.success(request, f"Merged into {keep}.")
     return redirect(keep)
 

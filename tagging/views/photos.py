@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -11,6 +10,7 @@ from tagging import access, selectors
 from tagging.forms import NameForm
 from tagging.models import Face
 from tagging.services import faces as face_actions
+from tagging.views.replies import refusals_to
 
 
 @require_GET
@@ -32,12 +32,7 @@ def photo_detail(request, photo_id: int):
 
 
 def _done(request, face: Face, message: str):
-    """Answer a face action: JSON for the page's script, a redirect for a plain form post."""
-    if request.headers.get("Accept", "").startswith("application/json"):
-        face.refresh_from_db()
-        return JsonResponse(
-            {"ok": True, "message": message, "status": face.status, "person": str(face.person or "")}
-        )
+    """A face action went through: back where the form was (a local page only), with the message."""
     messages.success(request, message)
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -45,59 +40,49 @@ def _done(request, face: Face, message: str):
     return redirect(target)
 
 
-def _refused(request, face: Face, error: Exception):
-    if request.headers.get("Accept", "").startswith("application/json"):
-        return JsonResponse({"ok": False, "error": str(error)}, status=409)
-    messages.error(request, str(error))
-    return redirect(face.photo)
+def _face_photo(request, face_id: int):
+    """Where a refused face action goes back to: the face's photo."""
+    return access.face_for_user(request.user, face_id).photo
 
 
 @require_POST
 @login_required
+@refusals_to(_face_photo)
 def face_confirm(request, face_id: int):
     face = access.face_for_user(request.user, face_id)
-    try:
-        face = face_actions.face_confirm(face=face)
-    except face_actions.FaceActionError as error:
-        return _refused(request, face, error)
+    face = face_actions.face_confirm(face=face)
     return _done(request, face, f"Tagged {face.person}.")
 
 
 @require_POST
 @login_required
+@refusals_to(_face_photo)
 def face_reject(request, face_id: int):
     face = access.face_for_user(request.user, face_id)
-    try:
-        # An unnamed group's label ("Unnamed #3") is no name to say "not" to.
-        name = face.person.name if face.person else ""
-        face = face_actions.face_reject(face=face, user=request.user)
-    except face_actions.FaceActionError as error:
-        return _refused(request, face, error)
+    # An unnamed group's label ("Unnamed #3") is no name to say "not" to.
+    name = face.person.name if face.person else ""
+    face = face_actions.face_reject(face=face, user=request.user)
     return _done(request, face, f"Noted: not {name}." if name else "Noted: not that group.")
 
 
 @require_POST
 @login_required
+@refusals_to(_face_photo)
 def face_tag(request, face_id: int):
     """Name a face: an existing person of that name, or a new one."""
     face = access.face_for_user(request.user, face_id)
     form = NameForm(request.POST)
     if not form.is_valid():
-        return _refused(request, face, face_actions.FaceActionError("a name is needed"))
-    try:
-        face = face_actions.face_tag_by_name(face=face, name=form.cleaned_data["name"], user=request.user)
-    except face_actions.FaceActionError as error:
-        return _refused(request, face, error)
+        raise face_actions.FaceActionError("a name is needed")
+    face = face_actions.face_tag_by_name(face=face, name=form.cleaned_data["name"], user=request.user)
     return _done(request, face, f"Tagged {face.person}.")
 
 
 @require_POST
 @login_required
+@refusals_to(_face_photo)
 def face_untag(request, face_id: int):
     face = access.face_for_user(request.user, face_id)
-    try:
-        name = str(face.person or "")
-        face = face_actions.face_untag(face=face)
-    except face_actions.FaceActionError as error:
-        return _refused(request, face, error)
+    name = str(face.person or "")
+    face = face_actions.face_untag(face=face)
     return _done(request, face, f"Removed the tag {name}.")
