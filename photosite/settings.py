@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from photosite import embedded
 from photosite.env import env_bool, env_float, env_int, env_list, env_str
+from photosite.logging_config import logging_config
 from photosite.media_storage import s3_storage
 from photosite.queues import worker_queues
 from photosite.secret_key import secret_key_load_or_create
@@ -173,7 +174,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Candidates an HNSW search keeps (pgvector's hnsw.ef_search, 40 unless set). At
 # 40 a nearest-face search finds 95% of the true ten nearest among 100,000 faces;
 # 160 finds 98.8% with p95 3.5 ms (`manage.py benchmark matching`). Searches that
-# filter rows raise it further for their own transaction (selectors.hnsw_search).
+# filter rows raise it further for their own transaction (selectors.hnsw_search_atomic).
 FACE_EF_SEARCH = env_int("FACE_EF_SEARCH", 160)
 # A statement that runs longer than this is a bug or a lock pile-up: fail it
 # instead of letting a request or a task hang.
@@ -389,21 +390,4 @@ FACE_UNCONFIRMED_RETENTION_DAYS = env_int("FACE_UNCONFIRMED_RETENTION_DAYS", 365
 
 # --- Logging ------------------------------------------------------------------
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        # The web server's access log has a line for every request already;
-        # Django adds one of its own only for errors (with the traceback).
-        "django.request": {"level": "ERROR"},
-        # pgserver logs every step of its start-up at INFO.
-        "pgserver": {"level": "WARNING"},
-        # django-axes logs every login at INFO; failures and lock-outs are warnings.
-        "axes": {"level": "WARNING"},
-    },
-}
+LOGGING = logging_config(level=env_str("LOG_LEVEL", "INFO"))
