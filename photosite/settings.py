@@ -338,7 +338,9 @@ FACE_MODEL = env_str("FACE_MODEL", "Dlib")
 FACE_DETECTOR = env_str("FACE_DETECTOR", "retinaface-tiny")
 # Where deepface looks for weights (DEEPFACE_HOME/.deepface/weights).
 DEEPFACE_HOME = Path(env_str("DEEPFACE_HOME", str(VAR_DIR / "deepface")))
-# Images are downscaled to this longest side before detection.
+# Images are downscaled to this longest side before detection. On shared/faces
+# every face is found from 1024 up; 1600 keeps faces of 1/25 of the side and
+# separates people better (nearest other person 0.129 vs 0.115 cosine distance).
 FACE_MAX_SIDE = env_int("FACE_MAX_SIDE", 1600)
 # Refuse images above this many pixels before decoding them.
 FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 100_000_000)
