@@ -10,7 +10,7 @@ from django.utils import timezone
 from tagging import selectors
 from tagging.models import Album, Face, Person, Photo
 from tagging.services import pipeline
-from tests.test_views import _face, _logged_in, _photo
+from tests.pages import _face, _logged_in, _photo
 
 pytestmark = pytest.mark.django_db
 
