@@ -380,25 +380,9 @@ class Face(models.Model):
         return f"Face {self.pk} on photo {self.photo_id}"
 
 
-class FaceRejection(models.Model):
-    """A member said this face is not this person: never suggest it again."""
-
-    face = models.ForeignKey(Face, on_delete=models.CASCADE, related_name="rejections")
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="rejections")
-    rejected_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["face", "person"], name="face_rejection_unique")]
-
-    def __str__(self) -> str:
-        return f"Face {self.face_id} is not {self.person}"
-
-
 # Split off to keep this module readable; imported here so that Django finds
 # them, and so that ``tagging.models.Invitation`` and friends keep working.
+from tagging.models_rejections import FaceRejection  # noqa: E402
 from tagging.models_site import Invitation, PersonClaim, WorkerHeartbeat  # noqa: E402
 from tagging.models_undo import Undo  # noqa: E402
 

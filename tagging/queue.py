@@ -13,6 +13,7 @@ from celery.exceptions import TimeoutError as ResultTimeout
 from kombu.exceptions import OperationalError
 
 from photosite.queues import interactive_queue
+from tagging.errors import ActionRefused
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def files_delete_later(names: list[str]) -> None:
         logger.error("broker unavailable too; files not deleted: %s", names)
 
 
-class ProbeUnanswered(Exception):
+class ProbeUnanswered(ActionRefused):
     """No worker answered a page's request in time; ``str(error)`` says so in plain words."""
 
 

@@ -8,7 +8,7 @@ loads all embeddings.
 
 import contextlib
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,24 +36,12 @@ from tagging.embeddings import embedding_expression
 from tagging.models import Album, Face, Person, Photo, Undo
 
 
-def faces_nearest(*, embedding: Sequence[float], model_name: str, limit: int = 10) -> QuerySet[Face]:
-    """Faces of ``model_name`` nearest to ``embedding`` by cosine distance, nearest first.
-
-    Each face carries ``nearest_distance``. The HNSW search is approximate: it
-    returns up to ``hnsw.ef_search`` candidates, which every connection sets to
-    ``FACE_EF_SEARCH`` (see settings).
-    """
-    distance = CosineDistance(embedding_expression(model_name), list(embedding))
-    return (
-        Face.objects.filter(model_name=model_name, embedding__isnull=False)
-        .annotate(nearest_distance=distance)
-        .order_by("nearest_distance")[:limit]
-    )
-
-
 @contextlib.contextmanager
-def hnsw_search(*, ef_search: int | None = None):
-    """Widen the HNSW candidate list for the queries inside, in a transaction of their own.
+def hnsw_search_atomic(*, ef_search: int | None = None):
+    """Open a transaction and widen the HNSW candidate list for the queries inside it.
+
+    The transaction is this function's own (``transaction.atomic``, a savepoint
+    inside a caller's): ``SET LOCAL`` needs one, hence the name.
 
     pgvector 0.6 filters rows *after* the index returned its ``ef_search``
     candidates, so a selective filter can leave fewer results than asked for.
@@ -111,7 +99,7 @@ def _neighbours(queryset: QuerySet[Face], embedding, model_name: str, limit: int
         .order_by("nearest_distance")
         .values_list("pk", "photo_id", "person_id", "person__name", "status", "nearest_distance")[:limit]
     )
-    with hnsw_search():
+    with hnsw_search_atomic():
         return [
             Neighbour(pk, photo_id, person_id, bool(name), status, float(d))
             for pk, photo_id, person_id, name, status, d in rows

@@ -8,7 +8,7 @@ from pgvector.django import CosineDistance
 
 from tagging.embeddings import embedding_expression
 from tagging.models import Face, Person, Photo
-from tagging.selectors import hnsw_search
+from tagging.selectors import hnsw_search_atomic
 
 # Cut-offs of find by face, nearest first, per model: (strict, loose). Chosen by
 # `manage.py evaluate` on the 25 single-person photos of ../shared/faces/people
@@ -66,7 +66,7 @@ def photos_similar(*, user, embedding, model_name: str, limit: int = 24, exclude
         faces = faces.exclude(pk=exclude_face_id)
     columns = ("pk", "photo_id", "d")
     query = faces.annotate(d=distance).order_by("d").values_list(*columns)[: limit * 4]
-    with hnsw_search(ef_search=max(settings.FACE_FILTERED_EF_SEARCH, limit * 8)):
+    with hnsw_search_atomic(ef_search=max(settings.FACE_FILTERED_EF_SEARCH, limit * 8)):
         best = _nearest_per_photo(query)
     if len(best) < limit:
         # The approximate search keeps its candidates before the visibility

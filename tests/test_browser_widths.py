@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tagging.models import Album, Face, Person, PersonClaim, Photo
 from tests.browser import log_in, screenshot
-from tests.test_views import _image
+from tests.pages import _image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

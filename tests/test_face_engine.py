@@ -1,7 +1,8 @@
 """The face engine with deepface's real models on the real test photos.
 
-No database and no Django settings are needed. Models load once for the module
-(a few seconds); weights go to a temporary DEEPFACE_HOME.
+No database is needed; photos are decoded at the site's FACE_MAX_SIDE, the one
+place that size is chosen. Models load once for the module (a few seconds);
+weights go to a temporary DEEPFACE_HOME.
 """
 
 import csv
@@ -14,12 +15,13 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 import pytest
+from django.conf import settings
 from PIL import Image, ImageOps
 
 from tagging.faces import detectors
 from tagging.faces import engine as face_engine
 from tagging.faces.detectors import RETINAFACE
-from tagging.faces.engine import RECOMMENDED_MAX_SIDE, DetectedFace, engine_warm_up, faces_detect
+from tagging.faces.engine import DetectedFace, engine_warm_up, faces_detect
 from tagging.faces.weights import DLIB_WEIGHT_FILES, WeightsMissing, weights_install
 
 MODEL, DETECTOR, HOG = "Dlib", RETINAFACE, "dlib"
@@ -34,8 +36,10 @@ class Detection(NamedTuple):
     faces: list[DetectedFace]
 
 
-def _decode(path: Path, max_side: int = RECOMMENDED_MAX_SIDE) -> np.ndarray:
-    """As the photo pipeline decodes: EXIF orientation applied, RGB, longest side at most max_side."""
+def _decode(path: Path, max_side: int | None = None) -> np.ndarray:
+    """As the photo pipeline decodes: EXIF orientation applied, RGB, longest side at most max_side
+    (the site's FACE_MAX_SIDE unless given)."""
+    max_side = max_side or settings.FACE_MAX_SIDE
     with Image.open(path) as opened:
         image = ImageOps.exif_transpose(opened).convert("RGB")
     image.thumbnail((max_side, max_side))

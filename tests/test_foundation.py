@@ -11,10 +11,11 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from photosite.celery import app
 from tagging.models import Album, Face, Photo
-from tagging.selectors import faces_nearest
+from tagging.selectors import faces_near
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,11 +41,11 @@ def test_it_finds_a_stored_embedding_again_by_cosine_distance(member):
     target = 17
     query = _unit(vectors[target] + rng.normal(scale=0.05, size=128))
 
-    nearest = list(faces_nearest(embedding=query, model_name="Dlib", limit=3))
+    nearest = faces_near(embedding=query, model_name="Dlib", limit=3)
 
-    assert nearest[0].pk == faces[target].pk
-    assert nearest[0].nearest_distance < 0.01
-    assert nearest[0].nearest_distance < nearest[1].nearest_distance
+    assert nearest[0].face_id == faces[target].pk
+    assert nearest[0].distance < 0.01
+    assert nearest[0].distance < nearest[1].distance
 
 
 @pytest.mark.django_db
@@ -53,7 +54,7 @@ def test_it_never_compares_faces_of_another_model(member):
     vector = _unit(np.ones(128))
     Face.objects.create(photo=photo, x=0.1, y=0.1, w=0.2, h=0.2, model_name="Facenet", embedding=vector)
 
-    assert list(faces_nearest(embedding=vector, model_name="Dlib")) == []
+    assert faces_near(embedding=vector, model_name="Dlib", limit=10) == []
 
 
 @pytest.mark.django_db
@@ -64,12 +65,16 @@ def test_the_nearest_face_query_uses_the_hnsw_index(member):
         Face(photo=photo, x=0.1, y=0.1, w=0.2, h=0.2, model_name="Dlib", embedding=_unit(vector))
         for vector in rng.normal(size=(200, 128))
     )
-    queryset = faces_nearest(embedding=_unit(rng.normal(size=128)), model_name="Dlib", limit=5)
+    # The query the site runs for grouping, as sent to PostgreSQL, explained again.
+    with CaptureQueriesContext(connection) as queries:
+        faces_near(embedding=_unit(rng.normal(size=128)), model_name="Dlib", limit=5)
+    (sql,) = [q["sql"] for q in queries.captured_queries if "<=>" in q["sql"]]
     with connection.cursor() as cursor:
         # With 200 rows a sequential scan is cheaper, so the planner would
         # rightly skip the index; forbid it to prove the index can serve the query.
         cursor.execute("SET LOCAL enable_seqscan = off")
-    plan = queryset.explain()
+        cursor.execute("EXPLAIN " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert "face_embedding_dlib_hnsw" in plan, plan
 

@@ -53,7 +53,7 @@ def test_a_member_who_opts_out_is_never_suggested_and_their_face_data_is_deleted
 
     privacy.person_link(person=me, user=member, actor=member)
     with django_capture_on_commit_callbacks(execute=True):
-        privacy.recognition_opt_out(user=member)
+        privacy.person_opt_out(user=member)
 
     first.refresh_from_db()
     second.refresh_from_db()
@@ -68,10 +68,10 @@ def test_opting_back_in_brings_recognition_back(album, faces_dir, member, django
     face = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
     me = Person.objects.create(name="Barack Obama", user=member)
     face_actions.face_tag(face=face, person=me)
-    privacy.recognition_opt_out(user=member)
+    privacy.person_opt_out(user=member)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert privacy.recognition_opt_in(user=member) == 1
+        assert privacy.person_opt_in(user=member) == 1
     assert len(callbacks) == 1  # the photo is sent to the workers after commit
     pipeline.photo_process(photo_id=face.photo_id)
     recognition.photo_recognize(photo_id=face.photo_id)
@@ -145,7 +145,7 @@ def test_merging_with_someone_who_opted_out_forgets_the_merged_faces(album, face
     from tagging.services import merge
 
     me = Person.objects.create(name="Barack Obama", user=member)
-    privacy.recognition_opt_out(user=member)
+    privacy.person_opt_out(user=member)
     face = processed_photo(album, faces_dir, "people/barack_obama/barack_obama_1.jpg").faces.get()
     alias = face_actions.face_tag_new_person(face=face, name="B. Obama").person
 

@@ -93,7 +93,7 @@ def test_naming_a_group_confirms_it_and_keeps_every_confirmed_tag(library):
     group = rose_face.person
     assert group is not None and group.name == ""
 
-    face_actions.person_name(person=group, name="Rose Leslie", actor=library.owner)
+    face_actions.group_name(person=group, name="Rose Leslie", actor=library.owner)
 
     group.refresh_from_db()
     assert group.name == "Rose Leslie"
@@ -111,7 +111,7 @@ def test_naming_a_group_with_a_name_in_use_offers_the_existing_person(library):
     group = library.first("people/joe_biden/joe_biden_1.jpg").person
 
     with pytest.raises(face_actions.NameTaken) as raised:
-        face_actions.person_name(person=group, name="joe biden", actor=library.owner)
+        face_actions.group_name(person=group, name="joe biden", actor=library.owner)
     assert raised.value.existing == existing
 
 

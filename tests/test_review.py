@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from tagging.models import Album, Face, FaceRejection, Person
-from tests.test_views import MANY, _analyze, _face, _json, _logged_in, _many_photos, _photo
+from tests.pages import _face, _json, _logged_in, _photo
+from tests.pages.test_query_counts import MANY, _analyze, _many_photos
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from tagging.models import Album, Face, Person, Photo
-from tagging.services.privacy import recognition_opt_out
+from tagging.services.privacy import person_opt_out
 
 PHOTO = "people/joe_biden/joe_biden_1.jpg"
 
@@ -110,7 +110,7 @@ def test_opting_out_deletes_the_members_crops_from_the_bucket(
     person = Person.objects.create(name="Alice", user=member)
     Face.objects.filter(pk=face.pk).update(person=person, status=Face.Status.CONFIRMED)
 
-    assert recognition_opt_out(user=member) == 1
+    assert person_opt_out(user=member) == 1
 
     assert crop not in seaweed.keys(s3_media)
     assert seaweed.keys(s3_media) == sorted(_named_objects())

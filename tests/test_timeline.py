@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tagging.models import Album, Photo
 from tagging.views import timeline as timeline_view
 from tests.browser import log_in, screenshot
-from tests.test_views import _logged_in, _photo
+from tests.pages import _logged_in, _photo
 
 
 def _taken(year, month, day) -> datetime:

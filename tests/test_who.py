@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from tagging.models import Album, Face, FaceRejection, Person
 from tests.browser import log_in, screenshot
-from tests.test_views import _face, _logged_in, _photo
+from tests.pages import _face, _logged_in, _photo
 
 
 def _vector(first: float) -> list[float]:

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pgvector.django import HnswIndex
 
+from devtools.benchmarks.nearest import faces_nearest
 from devtools.benchmarks.scratch import scratch_database
 from tagging import selectors
 from tagging.models import Album, Face, Person, Photo
@@ -450,7 +451,7 @@ def _query_faces(rng: np.random.Generator, library: Library, count: int) -> tupl
 
 def _nearest(rng: np.random.Generator, library: Library, report: dict, say) -> None:
     queries, people = _query_faces(rng, library, WARM_UP + QUERIES)
-    plan = selectors.faces_nearest(embedding=queries[0].tolist(), model_name=MODEL).explain()
+    plan = faces_nearest(embedding=queries[0].tolist(), model_name=MODEL).explain()
     report["knn_uses_index"] = "face_embedding_dlib_hnsw" in plan
     report["ef_search"] = _ef_search()
     _search(queries[:WARM_UP])
@@ -467,7 +468,7 @@ def _nearest(rng: np.random.Generator, library: Library, report: dict, say) -> N
     report["recall_at_10_rare"] = float(per_query[~frequent].mean()) if (~frequent).any() else None
     report["exact_check"] = _sql_exact_check(queries[WARM_UP:], exact)
     say(
-        f"Nearest {NEIGHBOURS} (selectors.faces_nearest, hnsw.ef_search {report['ef_search']}; {QUERIES} "
+        f"Nearest {NEIGHBOURS} (faces_nearest, hnsw.ef_search {report['ef_search']}; {QUERIES} "
         f"queries after {WARM_UP} warm-up; plan uses the HNSW index: {report['knn_uses_index']})"
     )
     say(
@@ -596,7 +597,7 @@ def _search(queries: np.ndarray) -> tuple[list[float], list[list[int]]]:
     latencies, found = [], []
     for query in queries:
         start = time.perf_counter()
-        rows = list(selectors.faces_nearest(embedding=query.tolist(), model_name=MODEL, limit=NEIGHBOURS))
+        rows = list(faces_nearest(embedding=query.tolist(), model_name=MODEL, limit=NEIGHBOURS))
         latencies.append(time.perf_counter() - start)
         found.append([face.pk for face in rows])
     return latencies, found
@@ -651,7 +652,7 @@ def _sql_exact_check(queries: np.ndarray, exact: list[list[int]]) -> float:
     for query in queries[:SQL_EXACT_CHECKS]:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_indexscan = off")
-            rows = selectors.faces_nearest(embedding=query.tolist(), model_name=MODEL, limit=NEIGHBOURS)
+            rows = faces_nearest(embedding=query.tolist(), model_name=MODEL, limit=NEIGHBOURS)
             found.append([face.pk for face in rows])
     return _recall(found, exact[:SQL_EXACT_CHECKS])
 

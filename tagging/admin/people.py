@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from tagging.admin.base import FACES_SHOWN, ServiceLoggedAdmin, crop_img, face_crop_url, faces_counted
 from tagging.models import Face, Person
+from tagging.services import faces as face_actions
 from tagging.services import people as people_actions
 from tagging.services import privacy
 from tagging.services.merge import MergeError, person_merge
@@ -53,7 +54,9 @@ class PersonAdminForm(forms.ModelForm):
         cleaned = super().clean()
         name = cleaned.get("name")
         if name and "name" in self.changed_data and not cleaned.get("allow_duplicate_name"):
-            existing = Person.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).first()
+            existing = face_actions.name_holder(
+                actor=self.actor, name=name, person=self.instance if self.instance.pk else None
+            )
             if existing is not None:
                 self.add_error(
                     "name",
@@ -98,6 +101,11 @@ class PersonAdmin(ServiceLoggedAdmin):
     readonly_fields = ["recognition_opt_out", "cover"]
     actions = ["merge_people", "hide_people", "unhide_people", "delete_selected"]
     service_logged_fields = ("name", "allow_duplicate_name")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The name check asks whom this member of staff may know of: the form needs them.
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     def get_queryset(self, request):
         return (

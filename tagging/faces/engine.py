@@ -33,16 +33,6 @@ import numpy as np
 
 from tagging.faces import detectors, weights
 
-# The longest side, in pixels, to downscale a photo to before calling
-# faces_detect. Measured on shared/faces with the dlib detector: every photo
-# yields its expected faces from 1024 up (at 800 and below a group photo loses a
-# child's face). The HOG scan finds faces down to about 60 px, so 1600 keeps
-# faces of 1/25 of the photo's side, and separates people better than 1024
-# (nearest other person at 0.129 rather than 0.115 cosine distance). The scan
-# of a 4:3 photo takes about 100 ms at 1600 and 40 ms at 1024, next to 56 ms per
-# face for the Dlib embedding.
-RECOMMENDED_MAX_SIDE = 1600
-
 # dlib's face chip: what its ResNet was trained on.
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from tagging import selectors
+from tagging.errors import ActionRefused
 from tagging.models import Face, FaceRejection, Person, Undo
 from tagging.services import recognition, undo
 from tagging.text import plural
 
 
-class FaceActionError(Exception):
+class FaceActionError(ActionRefused):
     """The action does not apply to the face in its current state (``str`` says why)."""
 
 
@@ -27,6 +28,16 @@ class NameTaken(FaceActionError):
     def __init__(self, existing: Person):
         super().__init__(f"{existing.name} already exists")
         self.existing = existing
+
+
+def name_holder(*, actor, name: str, person: Person | None = None) -> Person | None:
+    """The one rule for "is this name taken": someone other than ``person`` whom ``actor``
+    means by ``name`` (see ``selectors.person_by_name``: people they may know of, then
+    people who opted out), or None. Naming, renaming and the admin's form all ask here."""
+    existing = selectors.person_by_name(user=actor, name=name)
+    if existing is None or (person is not None and existing.pk == person.pk):
+        return None
+    return existing
 
 
 def _locked(face_id: int) -> Face:
@@ -201,7 +212,7 @@ def faces_reject_bulk(*, person: Person, face_ids: Iterable[int], user=None) -> 
     return len(faces)
 
 
-def person_name(
+def group_name(
     *,
     person: Person,
     name: str,
@@ -230,9 +241,7 @@ def person_name(
     name = name.strip()
     if not name:
         raise FaceActionError("a name is needed")
-    existing = selectors.person_by_name(user=actor, name=name)
-    if existing is not None and existing.pk == person.pk:
-        existing = None
+    existing = name_holder(actor=actor, name=name, person=person)
     if existing is not None and not existing.recognition_opt_out and not allow_duplicate:
         raise NameTaken(existing)
     faces: list[int] = []

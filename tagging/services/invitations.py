@@ -8,15 +8,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from tagging.errors import ActionRefused
 from tagging.models import Invitation
 
 
-class InvitationUnusable(Exception):
+class InvitationUnusable(ActionRefused):
     """The link is unknown, used or expired. One message for all three, like a
     missing object and a forbidden one: the page says what to do, not which."""
 
 
-class InvitationWrongEmail(Exception):
+class InvitationWrongEmail(ActionRefused):
     """The invitation is for another e-mail address."""
 
 

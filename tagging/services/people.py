@@ -13,7 +13,7 @@ from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from tagging import selectors
+from tagging.errors import ActionRefused
 from tagging.models import Face, FaceRejection, Person
 from tagging.services import faces as face_actions
 from tagging.services import recognition
@@ -24,7 +24,7 @@ from tagging.text import plural
 REFRESH_LIMIT = 20
 
 
-class PeopleError(Exception):
+class PeopleError(ActionRefused):
     """The action does not apply to these people as they are now (``str`` says why)."""
 
 
@@ -115,13 +115,13 @@ def person_rename(
         return person
     try:
         if not old:
-            person = face_actions.person_name(
+            person = face_actions.group_name(
                 person=person, name=name, actor=actor, allow_duplicate=allow_duplicate
             )
         else:
             if not allow_duplicate:
-                existing = selectors.person_by_name(user=actor, name=name)
-                if existing is not None and existing.pk != person.pk:
+                existing = face_actions.name_holder(actor=actor, name=name, person=person)
+                if existing is not None:
                     raise face_actions.NameTaken(existing)
             with transaction.atomic():
                 person = _locked_person(person)

@@ -13,12 +13,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tagging.errors import ActionRefused
 from tagging.models import Face, Person, PersonClaim, Photo
 from tagging.services.albums import photos_reprocess
 
 
-class PrivacyError(Exception):
-    pass
+class PrivacyError(ActionRefused):
+    """A claim, link or opt-out that does not apply as things are now (``str`` says why)."""
 
 
 def person_claim(*, person: Person, user) -> PersonClaim:
@@ -100,7 +101,7 @@ def _linked_person(user) -> Person:
     return person
 
 
-def recognition_opt_out(*, user) -> int:
+def person_opt_out(*, user) -> int:
     """The member's face is never suggested or matched again: embeddings and crops of every
     face of their person are deleted. Returns how many of those faces the member may see
     (a count of the others would tell of photos they cannot see)."""
@@ -115,7 +116,7 @@ def recognition_opt_out(*, user) -> int:
     return seen
 
 
-def recognition_opt_in(*, user) -> int:
+def person_opt_in(*, user) -> int:
     """Undo an opt-out: the photos with the member's tags are processed again, which
     brings back their embeddings and crops (tags are kept: faces are matched by place).
     Returns how many of those photos the member may see."""

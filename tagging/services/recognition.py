@@ -68,7 +68,6 @@ def cluster_max_distance(model_name: str | None = None) -> float:
 class Suggestion:
     person_id: int
     distance: float
-    votes: int
 
 
 def suggestion_for(*, face: Face) -> Suggestion | None:
@@ -119,7 +118,7 @@ def suggestion_for(*, face: Face) -> Suggestion | None:
         )
         if centre is None or _distance(face.embedding, centre) > threshold:
             return None
-    return Suggestion(person_id=best_person, distance=min(best), votes=len(best))
+    return Suggestion(person_id=best_person, distance=min(best))
 
 
 def face_suggest(*, face: Face) -> bool:
@@ -202,11 +201,14 @@ def face_group(*, face: Face) -> bool:
     never holds two faces of one photo. Ungrouped neighbours then join by the
     same centre rule, and unnamed groups whose centres came within the grouping
     distance merge. Otherwise a face with ungrouped neighbours starts a group
-    with them. Returns False for a face that is not dense enough yet (retried
-    later).
+    with them.
+
+    Returns True only when the face joined a group (one it found or started);
+    False when it did not: not dense enough yet (retried later), nothing to
+    group (not unassigned, or no embedding), or its group deleted meanwhile.
     """
     if face.status != Face.Status.UNASSIGNED or face.embedding is None:
-        return True
+        return False
     max_distance = cluster_max_distance(face.model_name)
     neighbours = [
         n
@@ -241,7 +243,7 @@ def face_group(*, face: Face) -> bool:
     else:
         return False  # near groups, but not close enough to any: wait for more photos
     if not _assign(face, person_id, distance):
-        return True  # the group was deleted meanwhile; the face waits for the next pass
+        return False  # the group was deleted meanwhile; the face waits for the next pass
     _group_expand(person_id=person_id, ungrouped=ungrouped, max_distance=max_distance)
     _groups_merge_near(person_id=person_id, others=[pid for _, pid in candidates if pid != person_id])
     return True
@@ -309,6 +311,9 @@ def faces_recognize(*, face_ids: Iterable[int]) -> None:
     # One short transaction for the batch (a photo's faces): one lock, one commit.
     with transaction.atomic():
         _group_lock()
+        # A face that did not join is tried once more, after the others of the
+        # batch may have made it dense enough; for a face with nothing to group
+        # the second call returns at once.
         deferred = [face for face in unknown if not face_group(face=face)]
         for face in deferred:
             face_group(face=face)
@@ -337,7 +342,7 @@ def faces_group_pending(*, limit: int = 10_000) -> int:
             continue
         with transaction.atomic():
             _group_lock()
-            grouped += face_group(face=face) and face.status == Face.Status.SUGGESTED
+            grouped += face_group(face=face)
     unnamed_groups_prune()
     return grouped
 

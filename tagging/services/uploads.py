@@ -13,6 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from tagging import queue, storage
+from tagging.errors import ActionRefused
 from tagging.faces.images import ImageRejected
 from tagging.files import files_delete
 from tagging.models import Album, Photo, original_path
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 _HASH_CHUNK = 1 << 20
 
 
-class UploadRejected(Exception):
+class UploadRejected(ActionRefused):
     """The file was not added; ``str(error)`` says why in plain words."""
 
 
@@ -52,6 +53,35 @@ def content_hash(source: BinaryIO) -> str:
     return digest.hexdigest()
 
 
+def _size_check(source: BinaryIO, size: int | None) -> None:
+    """Raises :class:`UploadRejected` for an empty file or one over UPLOAD_MAX_BYTES."""
+    if size is None:
+        source.seek(0, os.SEEK_END)
+        size = source.tell()
+        source.seek(0)
+    if size == 0:
+        raise UploadRejected("the file is empty")
+    if size > settings.UPLOAD_MAX_BYTES:
+        raise UploadRejected(
+            f"too large: {_megabytes(size)} MB; the limit is {_megabytes(settings.UPLOAD_MAX_BYTES)} MB"
+        )
+
+
+def probe_read(*, source: BinaryIO, size: int | None = None) -> str:
+    """A dropped find-by-face photo, checked as an upload is and decoded here with Pillow
+    alone, packed for a worker to embed; it is stored nowhere.
+
+    The face library's :class:`ImageRejected` knows nothing of the site, so it is
+    turned into :class:`UploadRejected` here, as for uploads: views only see
+    refusals of the one kind.
+    """
+    _size_check(source, size)
+    try:
+        return detection.probe_pack(detection.image_open(source))
+    except ImageRejected as error:
+        raise UploadRejected(str(error)) from None
+
+
 def photo_upload(
     *, album: Album, uploader, source: BinaryIO, name: str, size: int | None = None, enqueue: bool = True
 ) -> Photo:
@@ -62,15 +92,7 @@ def photo_upload(
     in the album. Nothing is stored for a rejected file. ``enqueue=False`` leaves
     the photo pending for the caller to process (evaluations, benchmarks).
     """
-    if size is None:
-        source.seek(0, os.SEEK_END)
-        size = source.tell()
-    if size == 0:
-        raise UploadRejected("the file is empty")
-    if size > settings.UPLOAD_MAX_BYTES:
-        raise UploadRejected(
-            f"too large: {_megabytes(size)} MB; the limit is {_megabytes(settings.UPLOAD_MAX_BYTES)} MB"
-        )
+    _size_check(source, size)
     try:
         detection.image_check(source)
     except ImageRejected as error:

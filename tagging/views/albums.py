@@ -15,6 +15,7 @@ from tagging.forms import AlbumForm
 from tagging.models import Photo
 from tagging.services import albums as album_services
 from tagging.services.uploads import UploadRejected, display_name_clean, photo_upload
+from tagging.views.replies import refusals_to, wants_json
 
 
 @require_GET
@@ -83,27 +84,25 @@ def album_delete(request, album_id: int):
     return render(request, "tagging/album_delete.html", {"album": album, "photo_count": album.photos.count()})
 
 
+def _own_album(request, album_id: int):
+    return access.album_for_owner(request.user, album_id)
+
+
 @require_POST
 @login_required
+@refusals_to(_own_album, say="Nothing was uploaded: {}.")
 def album_upload(request, album_id: int):
     """Add one or more files (field ``files``); each gets its own result, a failure stops nothing."""
     album = access.album_for_owner(request.user, album_id)
-    wants_json = request.headers.get("Accept", "").startswith("application/json")
     limit = settings.UPLOAD_MAX_FILES_PER_REQUEST
     try:
         files = request.FILES.getlist("files")
     except (TooManyFilesSent, RequestDataTooBig):
         files = None
-    error = ""
     if files is None or len(files) > limit:
-        error = f"too many files in one request; the limit is {limit}"
-    elif not files:
-        error = "no file in the request"
-    if error:
-        if wants_json:
-            return JsonResponse({"error": error}, status=400)
-        messages.error(request, f"Nothing was uploaded: {error}.")
-        return redirect(album)
+        raise UploadRejected(f"too many files in one request; the limit is {limit}")
+    if not files:
+        raise UploadRejected("no file in the request")
     results = []
     for upload in files:
         try:
@@ -116,7 +115,7 @@ def album_upload(request, album_id: int):
             results.append(
                 {"name": photo.display_name, "ok": True, "id": photo.pk, "url": photo.get_absolute_url()}
             )
-    if not wants_json:
+    if not wants_json(request):
         # A plain form post (no script): report in words on the album page.
         added = sum(result["ok"] for result in results)
         messages.success(request, f"Added {added} of {len(results)} files.")

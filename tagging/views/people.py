@@ -15,9 +15,10 @@ from tagging.forms import NameForm
 from tagging.models import Person, PersonClaim
 from tagging.services import faces as face_actions
 from tagging.services import review as review_actions
-from tagging.services.merge import MergeError, person_merge
+from tagging.services.merge import person_merge
 from tagging.text import plural
 from tagging.views.decorators import staff_required
+from tagging.views.replies import refusals_to, wants_json
 from tagging.views.undo import announce, as_json
 from tagging.views.who import faces_to_name_count
 
@@ -86,7 +87,7 @@ def person_review(request, person_id: int):
     walking = request.POST.get("walk") == "1"
     # The change records its undo; the message then comes with its Undo button.
     undo = announce(request, message, since=since) if count else None
-    if request.headers.get("Accept", "").startswith("application/json"):
+    if wants_json(request):
         shown = [int(i) for i in request.POST.getlist("shown") if i.isdigit()]
         return JsonResponse(
             {
@@ -107,7 +108,7 @@ def person_review(request, person_id: int):
 
 @require_POST
 @login_required
-def person_name(request, person_id: int):
+def person_naming(request, person_id: int):
     """Name an unnamed group. Members may name groups; renaming a named person is for staff."""
     person = access.person_for_user(request.user, person_id)
     if person.name and not request.user.is_staff:
@@ -122,7 +123,7 @@ def person_name(request, person_id: int):
     kept = [int(i) for i in request.POST.getlist("faces") if i.isdigit()]
     since = timezone.now()
     try:
-        person = face_actions.person_name(
+        person = face_actions.group_name(
             person=person,
             name=form.cleaned_data["name"],
             actor=request.user,
@@ -143,6 +144,7 @@ def person_name(request, person_id: int):
 
 @require_POST
 @staff_required
+@refusals_to("people")
 def people_merge(request):
     """Staff: "these are the same person". ``keep`` names the person whose name stays."""
     ids = {int(i) for i in request.POST.getlist("people") if i.isdigit()}
@@ -155,11 +157,7 @@ def people_merge(request):
         messages.error(request, "Some of these people were already merged; reload and try again.")
         return redirect("people")
     keep = people.pop(int(keep_id))
-    try:
-        person_merge(keep=keep, merge=list(people.values()), actor=request.user)
-    except MergeError as error:
-        messages.error(request, str(error))
-        return redirect("people")
+    person_merge(keep=keep, merge=list(people.values()), actor=request.user)
     messages.success(request, f"Merged into {keep}.")
     return redirect(keep)
 

@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,7 +12,8 @@ from tagging.forms import DrawnFaceForm, NameForm
 from tagging.models import Face
 from tagging.services import faces as face_actions
 from tagging.services import manual_faces
-from tagging.views.undo import announce, as_json
+from tagging.views.replies import refusals_to
+from tagging.views.undo import announce
 
 
 @require_GET
@@ -35,102 +35,80 @@ def photo_detail(request, photo_id: int):
 
 
 def _done(request, face: Face, message: str, *, since):
-    """Answer a face action: JSON for the page's script, a redirect for a plain form post;
-    either offers the undo the action recorded (see ``views.undo.announce``)."""
-    undo = announce(request, message, since=since)
-    if request.headers.get("Accept", "").startswith("application/json"):
-        face.refresh_from_db()
-        return JsonResponse(
-            {
-                "ok": True,
-                "message": undo.message if undo else message,
-                "status": face.status,
-                "person": str(face.person or ""),
-                "undo": as_json(undo),
-            }
-        )
+    """A face action went through: back where the form was (a local page only), with the
+    message, and the Undo button where the action recorded one (``views.undo.announce``)."""
+    announce(request, message, since=since)
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = face.photo.get_absolute_url()
     return redirect(target)
 
 
-def _refused(request, face: Face, error: Exception):
-    if request.headers.get("Accept", "").startswith("application/json"):
-        return JsonResponse({"ok": False, "error": str(error)}, status=409)
-    messages.error(request, str(error))
-    return redirect(face.photo)
+def _face_photo(request, face_id: int):
+    """Where a refused face action goes back to: the face's photo."""
+    return access.face_for_user(request.user, face_id).photo
 
 
 @require_POST
 @login_required
+@refusals_to(_face_photo)
 def face_confirm(request, face_id: int):
     face = access.face_for_user(request.user, face_id)
     since = timezone.now()
-    try:
-        face = face_actions.face_confirm(face=face, user=request.user)
-    except face_actions.FaceActionError as error:
-        return _refused(request, face, error)
+    face = face_actions.face_confirm(face=face, user=request.user)
     return _done(request, face, f"Tagged {face.person}.", since=since)
 
 
 @require_POST
 @login_required
+@refusals_to(_face_photo)
 def face_reject(request, face_id: int):
     face = access.face_for_user(request.user, face_id)
     since = timezone.now()
-    try:
-        # An unnamed group's label ("Unnamed #3") is no name to say "not" to.
-        name = face.person.name if face.person else ""
-        face = face_actions.face_reject(face=face, user=request.user)
-    except face_actions.FaceActionError as error:
-        return _refused(request, face, error)
+    # An unnamed group's label ("Unnamed #3") is no name to say "not" to.
+    name = face.person.name if face.person else ""
+    face = face_actions.face_reject(face=face, user=request.user)
     return _done(request, face, f"Noted: not {name}." if name else "Noted: not that group.", since=since)
 
 
 @require_POST
 @login_required
+@refusals_to(_face_photo)
 def face_tag(request, face_id: int):
     """Name a face: an existing person of that name, or a new one."""
     face = access.face_for_user(request.user, face_id)
     form = NameForm(request.POST)
     if not form.is_valid():
-        return _refused(request, face, face_actions.FaceActionError("a name is needed"))
+        raise face_actions.FaceActionError("a name is needed")
     since = timezone.now()
-    try:
-        face = face_actions.face_tag_by_name(face=face, name=form.cleaned_data["name"], user=request.user)
-    except face_actions.FaceActionError as error:
-        return _refused(request, face, error)
+    face = face_actions.face_tag_by_name(face=face, name=form.cleaned_data["name"], user=request.user)
     return _done(request, face, f"Tagged {face.person}.", since=since)
 
 
 @require_POST
 @login_required
+@refusals_to(_face_photo)
 def face_untag(request, face_id: int):
     face = access.face_for_user(request.user, face_id)
     since = timezone.now()
-    try:
-        name = str(face.person or "")
-        face = face_actions.face_untag(face=face)
-    except face_actions.FaceActionError as error:
-        return _refused(request, face, error)
+    name = str(face.person or "")
+    face = face_actions.face_untag(face=face)
     return _done(request, face, f"Removed the tag {name}.", since=since)
 
 
 @require_POST
 @login_required
+@refusals_to(_face_photo)
 def face_not_a_face(request, face_id: int):
     face = access.face_for_user(request.user, face_id)
     since = timezone.now()
-    try:
-        face = face_actions.face_not_a_face(face=face, user=request.user)
-    except face_actions.FaceActionError as error:
-        return _refused(request, face, error)
+    face = face_actions.face_not_a_face(face=face, user=request.user)
     return _done(request, face, "Removed: not a face.", since=since)
 
 
 @require_POST
 @login_required
+@refusals_to(lambda request, photo_id: access.photo_for_user(request.user, photo_id))
 def face_draw(request, photo_id: int):
     """A face a member drew on the photo, with its name; whoever may tag a face here may
     draw one (any member who sees the photo)."""
@@ -140,18 +118,14 @@ def face_draw(request, photo_id: int):
         messages.error(request, "Draw a box around the face and type a name.")
         return redirect(photo)
     data = form.cleaned_data
-    try:
-        face = manual_faces.face_draw(
-            photo=photo,
-            x=data["x"],
-            y=data["y"],
-            w=data["w"],
-            h=data["h"],
-            name=data["name"],
-            user=request.user,
-        )
-    except face_actions.FaceActionError as error:
-        messages.error(request, str(error))
-        return redirect(photo)
+    face = manual_faces.face_draw(
+        photo=photo,
+        x=data["x"],
+        y=data["y"],
+        w=data["w"],
+        h=data["h"],
+        name=data["name"],
+        user=request.user,
+    )
     messages.success(request, f"Tagged {face.person}.")
     return redirect(f"{photo.get_absolute_url()}#face-{face.pk}")

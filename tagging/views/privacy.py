@@ -12,6 +12,7 @@ from tagging.models import Face, Person, PersonClaim
 from tagging.services import privacy
 from tagging.text import plural
 from tagging.views.decorators import staff_required
+from tagging.views.replies import refusals_to
 
 
 @require_GET
@@ -37,15 +38,12 @@ def account(request):
 
 @require_POST
 @login_required
+@refusals_to("account", say="Not asked: {}.")
 def person_this_is_me(request, person_id: int):
     """Ask staff to link the member to this person; nothing changes before they approve."""
     person = access.person_for_user(request.user, person_id)
-    try:
-        privacy.person_claim(person=person, user=request.user)
-    except privacy.PrivacyError as error:
-        messages.error(request, f"Not asked: {error}.")
-    else:
-        messages.success(request, f"Asked staff to confirm that you are {person}; their answer shows here.")
+    privacy.person_claim(person=person, user=request.user)
+    messages.success(request, f"Asked staff to confirm that you are {person}; their answer shows here.")
     return redirect("account")
 
 
@@ -59,41 +57,32 @@ def claim_withdraw(request):
 
 @require_POST
 @login_required
+@refusals_to("account")
 def person_unlink(request):
-    try:
-        person = privacy.person_unlink(user=request.user)
-    except privacy.PrivacyError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"Your account is no longer linked to {person}.")
+    person = privacy.person_unlink(user=request.user)
+    messages.success(request, f"Your account is no longer linked to {person}.")
     return redirect("account")
 
 
 @require_POST
 @login_required
+@refusals_to("account")
 def opt_out(request):
-    try:
-        forgotten = privacy.recognition_opt_out(user=request.user)
-    except privacy.PrivacyError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(
-            request, f"Recognition is off for you; {plural(forgotten, 'face')} you can see forgotten."
-        )
+    forgotten = privacy.person_opt_out(user=request.user)
+    messages.success(
+        request, f"Recognition is off for you; {plural(forgotten, 'face')} you can see forgotten."
+    )
     return redirect("account")
 
 
 @require_POST
 @login_required
+@refusals_to("account")
 def opt_in(request):
-    try:
-        photos = privacy.recognition_opt_in(user=request.user)
-    except privacy.PrivacyError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(
-            request, f"Recognition is on for you again; {plural(photos, 'photo')} you can see sent again."
-        )
+    photos = privacy.person_opt_in(user=request.user)
+    messages.success(
+        request, f"Recognition is on for you again; {plural(photos, 'photo')} you can see sent again."
+    )
     return redirect("account")
 
 
@@ -127,16 +116,13 @@ def claims(request):
 
 @require_POST
 @staff_required
+@refusals_to("claims", say="Nothing changed: {}.")
 def claim_decide(request, claim_id: int):
     claim = get_object_or_404(_claims_pending(request.user), pk=claim_id)
     approve = request.POST.get("decision") == "approve"
-    try:
-        privacy.claim_decide(claim=claim, approve=approve, actor=request.user)
-    except privacy.PrivacyError as error:
-        messages.error(request, f"Nothing changed: {error}.")
-    else:
-        verb = "linked" if approve else "refused"
-        messages.success(request, f"{claim.user} {verb}.")
+    privacy.claim_decide(claim=claim, approve=approve, actor=request.user)
+    verb = "linked" if approve else "refused"
+    messages.success(request, f"{claim.user} {verb}.")
     return redirect("claims")
 
 

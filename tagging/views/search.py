@@ -8,8 +8,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tagging import access, queue, search_terms, selectors, selectors_photos, similar
-from tagging.faces.images import ImageRejected
-from tagging.services import detection, recognition
+from tagging.errors import ActionRefused
+from tagging.services import recognition
+from tagging.services.uploads import probe_read
 
 PAGE_SIZE = 200
 # How long the page waits for a worker to find the dropped photo's face: one
@@ -88,13 +89,12 @@ def find_by_face(request):
     elif request.method == "POST" and "photo" in request.FILES:
         upload = request.FILES["photo"]
         try:
-            if upload.size > settings.UPLOAD_MAX_BYTES:
-                raise ImageRejected("the file is too large")
             # Decoded here with Pillow alone (a bad file is refused at once);
             # the models run on a worker, never in a web process.
-            packed = detection.probe_pack(detection.image_open(upload))
+            packed = probe_read(source=upload, size=upload.size)
             embedding = queue.face_probe(packed=packed, timeout=PROBE_TIMEOUT)
-        except (ImageRejected, queue.ProbeUnanswered) as error:
+        except ActionRefused as error:
+            # Shown on the page itself, next to the drop zone, rather than after a redirect.
             context["error"] = str(error)
         else:
             if embedding is None:

@@ -16,10 +16,7 @@ from django.views.decorators.http import require_POST
 from tagging import access, selectors
 from tagging.models import Undo
 from tagging.services import undo as undo_services
-
-
-def _wants_json(request) -> bool:
-    return request.headers.get("Accept", "").startswith("application/json")
+from tagging.views.replies import wants_json
 
 
 def _back(request):
@@ -35,7 +32,7 @@ def announce(request, message: str, *, since) -> Undo | None:
     undo = selectors.undo_offered(user=request.user)
     if undo is not None and undo.created_at >= since:
         return undo
-    if not _wants_json(request):
+    if not wants_json(request):
         messages.success(request, message)
     return None
 
@@ -59,11 +56,11 @@ def undo(request, undo_id: int):
     try:
         undo_services.undo_apply(undo=found)
     except undo_services.UndoRefused as error:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"ok": False, "error": str(error)}, status=409)
         messages.error(request, f"Not undone: {error}.")
     else:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"ok": True, "message": f"Undone: {found.message}"})
         messages.success(request, f"Undone: {found.message}")
     return _back(request)
@@ -74,6 +71,6 @@ def undo(request, undo_id: int):
 def undo_dismiss(request, undo_id: int):
     """Close the message of an undo; it may still be undone until it expires, but is not offered."""
     undo_services.undo_dismiss(undo=access.undo_for_user(request.user, undo_id))
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"ok": True})
     return _back(request)

@@ -1,0 +1,10 @@
+"""Fixtures of the fault tests."""
+
+import pytest
+
+from tagging.models import Album
+
+
+@pytest.fixture
+def album(member):
+    return Album.objects.create(owner=member, title="Faults")
