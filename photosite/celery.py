@@ -11,7 +11,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "photosite.settings")
 # (the lead measured 20% more CPU seconds for the same photos with two
 # processes than with one). On a machine at load 10 the effect did not show
 # clearly: 8 photos at 12 MP, two processes against one, took 16% more CPU
-# seconds with the pools and 4% with one thread, then 6% and 6% on a repeat.
+# seconds with the pools and 4% with one thread, then 6% and 6% on a repeat;
+# `benchmark import ../shared/faces --megapixels 12 --workers 2` at load 1
+# scaled 1.645 and 1.821 with the pools, 1.724 and 1.691 with one thread:
+# no effect beyond the noise either way.
 # Operators may still set other values.
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
