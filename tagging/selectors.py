@@ -1,19 +1,9 @@
-"""Reads. Every vector query lives here, so the index expression is used consistently.
+"""Reads. The vector reads live in ``tagging.vectors`` and are named here too,
+where callers have always found them."""
 
-Vector queries order by ``embedding::vector(N) <=> query`` under a
-``model_name`` filter: exactly the shape of the model's partial HNSW indexes
-(see ``Face.Meta.indexes``), so PostgreSQL answers them from an index and never
-loads all embeddings.
-"""
-
-import contextlib
-import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import (
     Avg,
     Case,
@@ -34,133 +24,14 @@ from pgvector.django import CosineDistance
 
 from tagging.embeddings import embedding_expression
 from tagging.models import Album, Face, Person, Photo, Undo
-
-
-@contextlib.contextmanager
-def hnsw_search_atomic(*, ef_search: int | None = None):
-    """Open a transaction and widen the HNSW candidate list for the queries inside it.
-
-    The transaction is this function's own (``transaction.atomic``, a savepoint
-    inside a caller's): ``SET LOCAL`` needs one, hence the name.
-
-    pgvector 0.6 filters rows *after* the index returned its ``ef_search``
-    candidates, so a selective filter can leave fewer results than asked for.
-    A wider list keeps such queries complete; where the server has iterative
-    scans (pgvector 0.8+, e.g. the compose image), they are turned on too. ``SET LOCAL`` ends with the
-    transaction, so other queries keep the cheap default.
-    """
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            if _iterative_scans(connection.alias):
-                # pgvector 0.8+ goes on scanning the graph until the filter let
-                # enough rows through, in order of distance.
-                cursor.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, true), "
-                    "set_config('hnsw.iterative_scan', 'strict_order', true)",
-                    [str(ef_search or settings.FACE_FILTERED_EF_SEARCH)],
-                )
-            else:
-                cursor.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, true)",
-                    [str(ef_search or settings.FACE_FILTERED_EF_SEARCH)],
-                )
-        yield
-
-
-@functools.cache
-def _iterative_scans(alias: str) -> bool:
-    """Whether the server's pgvector has iterative index scans (0.8+). Asked
-    once per process: pgvector reserves the ``hnsw.`` prefix, so naming the
-    setting on an older one is an error, not a no-op."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    major, minor = (int(part) for part in row[0].split(".")[:2])
-    return (major, minor) >= (0, 8)
-
-
-@dataclass(frozen=True)
-class Neighbour:
-    face_id: int
-    photo_id: int
-    person_id: int | None
-    person_named: bool
-    status: str
-    distance: float
-
-
-def _neighbours(queryset: QuerySet[Face], embedding, model_name: str, limit: int) -> list[Neighbour]:
-    distance = CosineDistance(embedding_expression(model_name), list(embedding))
-    rows = (
-        queryset.filter(model_name=model_name, embedding__isnull=False)
-        .annotate(nearest_distance=distance)
-        .order_by("nearest_distance")
-        .values_list("pk", "photo_id", "person_id", "person__name", "status", "nearest_distance")[:limit]
-    )
-    with hnsw_search_atomic():
-        return [
-            Neighbour(pk, photo_id, person_id, bool(name), status, float(d))
-            for pk, photo_id, person_id, name, status, d in rows
-        ]
-
-
-def faces_confirmed_near(
-    *,
-    embedding,
-    model_name: str,
-    limit: int,
-    seen_by,
-    exclude_photo_id: int | None = None,
-    exclude_person_ids: Iterable[int] = (),
-) -> list[Neighbour]:
-    """Confirmed faces that ``seen_by`` may see, nearest to ``embedding`` (served by the
-    confirmed-only index).
-
-    Evidence follows visibility: a face is suggested only from tags its photo's
-    owner (``seen_by``) could see, so a name given on a private album never
-    reaches anyone else's photos. People who opted out of recognition never
-    appear: their embeddings are deleted, and the filter guards the moment in between.
-    """
-    queryset = Face.objects.visible_to(seen_by).filter(
-        status=Face.Status.CONFIRMED, person__recognition_opt_out=False
-    )
-    if exclude_photo_id is not None:
-        queryset = queryset.exclude(photo_id=exclude_photo_id)
-    exclude = list(exclude_person_ids)
-    if exclude:
-        queryset = queryset.exclude(person_id__in=exclude)
-    return _neighbours(queryset, embedding, model_name, limit)
-
-
-def faces_near(
-    *, embedding, model_name: str, limit: int, exclude_face_id: int | None = None
-) -> list[Neighbour]:
-    """Faces of any status nearest to ``embedding``, for grouping."""
-    queryset = Face.objects.exclude(person__recognition_opt_out=True)
-    if exclude_face_id is not None:
-        queryset = queryset.exclude(pk=exclude_face_id)
-    return _neighbours(queryset, embedding, model_name, limit)
-
-
-def person_centre(*, person_id: int, model_name: str, confirmed_only: bool = True, seen_by=None):
-    """The mean of a person's embeddings of ``model_name`` (pgvector's ``avg``; confirmed
-    faces only unless told otherwise; only those ``seen_by`` may see, when given), or
-    None when they have none."""
-    faces = Face.objects.visible_to(seen_by) if seen_by is not None else Face.objects.all()
-    faces = faces.filter(person_id=person_id, model_name=model_name, embedding__isnull=False)
-    if confirmed_only:
-        faces = faces.filter(status=Face.Status.CONFIRMED)
-    centre = faces.aggregate(centre=Avg(embedding_expression(model_name)))["centre"]
-    return None if centre is None else list(centre)
-
-
-def faces_unconfirmed_near(*, embedding, model_name: str, limit: int) -> list[Neighbour]:
-    """Faces still open to suggestions nearest to ``embedding``: what a new tag may improve."""
-    queryset = Face.objects.exclude(status=Face.Status.CONFIRMED)
-    return _neighbours(queryset, embedding, model_name, limit)
-
+from tagging.vectors import (  # noqa: F401 (the vector reads, under their old address)
+    Neighbour,
+    faces_confirmed_near,
+    faces_near,
+    faces_unconfirmed_near,
+    hnsw_search_atomic,
+    person_centre,
+)
 
 # --- Pages ----------------------------------------------------------------------
 # Each selector below answers one page in a fixed number of queries, whatever

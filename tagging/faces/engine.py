@@ -143,6 +143,10 @@ class _Engine:
 
         from deepface.modules import modeling
 
+        # OpenCV's own pool (a thread per core) splits each resize and colour
+        # conversion of a large photo; with a worker process per core those
+        # threads only compete with the other processes (see photosite/celery.py).
+        cv2.setNumThreads(1)
         self.detector_name = detector
         self.model_name = model_name
         self.model = modeling.build_model(task="facial_recognition", model_name=model_name)

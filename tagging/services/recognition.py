@@ -1,6 +1,7 @@
 """Recognition: suggest known people for new faces and group unknown ones.
 
-All distance work runs in PostgreSQL (see ``tagging.selectors``). Two rules hold
+All distance work runs in PostgreSQL (see ``tagging.vectors``), a few queries
+for a whole batch of faces rather than several per face. Two rules hold
 everywhere here: a confirmed tag is never changed by the machine, and a
 suggestion never becomes a confirmed tag without a member's action.
 """
@@ -10,58 +11,27 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
-from tagging import selectors
-from tagging.models import Face, FaceRejection, Person
+from tagging import selectors, vectors
+from tagging.models import Face, Person
+from tagging.services.grouping import distance as _distance
+from tagging.services.grouping import (  # noqa: F401 (grouping's entry points, under their old address)
+    face_group,
+    faces_group,
+    group_centre,
+    unnamed_groups_prune,
+)
+from tagging.services.thresholds import (  # noqa: F401 (the thresholds, under their old address)
+    CALIBRATED_GROUPING,
+    CALIBRATED_THRESHOLDS,
+    cluster_max_distance,
+    match_threshold,
+)
 
 logger = logging.getLogger(__name__)
-
-
-# Thresholds measured here (``manage.py evaluate``), for embeddings of dlib's own
-# face chip (see tagging.faces.engine). Dlib: deepface publishes 0.07 (cosine);
-# dlib's documented tolerance, 0.6 Euclidean on its unit-length vectors, is 0.18.
-# On shared/faces and the single-person photos of shared/faces-extra (25 photos,
-# 8 people, 300 pairs) same-person pairs reach 0.068 and different people start
-# at 0.108 (0.119 within shared/faces; with deepface's own alignment the two
-# were 0.081 and 0.095). 0.09 sits in that gap, a little nearer the same-person
-# side: a suggestion is only shown, never saved without a member.
-CALIBRATED_THRESHOLDS = {"Dlib": 0.09}
-
-# Grouping is stricter: a group is named in one go, and one that mixes two
-# people is the hardest thing for a member to repair, while two groups of one
-# person merge in one action. 0.075 keeps every same-person pair measured above
-# within reach (0.068 at most) and stays 0.033 under the nearest different people.
-CALIBRATED_GROUPING = {"Dlib": 0.075}
-
-
-def match_threshold(model_name: str | None = None) -> float:
-    """Cosine distance under which two faces of ``model_name`` are the same person.
-
-    ``FACE_MATCH_THRESHOLD`` when set; else the calibrated value above; else
-    deepface's published threshold for the model and the cosine metric.
-    """
-    if settings.FACE_MATCH_THRESHOLD is not None:
-        return settings.FACE_MATCH_THRESHOLD
-    model_name = model_name or settings.FACE_MODEL
-    if model_name in CALIBRATED_THRESHOLDS:
-        return CALIBRATED_THRESHOLDS[model_name]
-    from deepface.modules.verification import find_threshold
-
-    return float(find_threshold(model_name, "cosine"))
-
-
-def cluster_max_distance(model_name: str | None = None) -> float:
-    """Cosine distance for grouping unknown faces: stricter than the match threshold,
-    since a group is named in one go and a mixed group is the hardest thing to repair."""
-    if settings.FACE_CLUSTER_MAX_DISTANCE is not None:
-        return settings.FACE_CLUSTER_MAX_DISTANCE
-    model_name = model_name or settings.FACE_MODEL
-    if model_name in CALIBRATED_GROUPING:
-        return CALIBRATED_GROUPING[model_name]
-    return match_threshold(model_name) * 0.85
 
 
 @dataclass(frozen=True)
@@ -70,8 +40,8 @@ class Suggestion:
     distance: float
 
 
-def suggestion_for(*, face: Face) -> Suggestion | None:
-    """The person the confirmed faces near ``face`` clearly point to, if any.
+def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
+    """Face id -> the person the confirmed faces near it clearly point to, if any.
 
     Neighbours within the match threshold vote for their person. The suggested
     person must
@@ -87,18 +57,43 @@ def suggestion_for(*, face: Face) -> Suggestion | None:
     Faces on the same photo never vote (one person is not twice on a photo),
     and people the face was rejected for are skipped. Only tags the photo's owner
     may see count, centre included: a name given in a private album stays there.
-    (Loads the photo's album and owner unless selected with the face.)
+    Two queries for each photo owner and model among ``faces``, however many
+    faces: their neighbours, and the centres of the people who need one.
+    (Loads each photo's album and owner unless selected with the faces.)
     """
-    rejected = FaceRejection.objects.filter(face=face).values_list("person_id", flat=True)
-    neighbours = selectors.faces_confirmed_near(
-        embedding=face.embedding,
-        model_name=face.model_name,
-        limit=settings.FACE_SUGGEST_NEIGHBOURS,
-        seen_by=face.photo.album.owner,
-        exclude_photo_id=face.photo_id,
-        exclude_person_ids=list(rejected),
-    )
-    threshold = match_threshold(face.model_name)
+    batches: dict[tuple[int, str], list[Face]] = defaultdict(list)
+    for face in faces:
+        batches[(face.photo.album.owner_id, face.model_name)].append(face)
+    found: dict[int, Suggestion | None] = {}
+    for (_, model_name), batch in batches.items():
+        owner = batch[0].photo.album.owner
+        threshold = match_threshold(model_name)
+        near = vectors.confirmed_near_each(
+            faces=batch, model_name=model_name, limit=settings.FACE_SUGGEST_NEIGHBOURS, seen_by=owner
+        )
+        votes = {face.pk: _vote(near[face.pk], threshold) for face in batch}
+        weak = {
+            vote[0] for vote in votes.values() if vote and len(vote[1]) < settings.FACE_SUGGEST_MIN_SUPPORT
+        }
+        centres = (
+            vectors.people_centres(person_ids=weak, model_name=model_name, seen_by=owner) if weak else {}
+        )
+        for face in batch:
+            found[face.pk] = None
+            if votes[face.pk] is None:
+                continue
+            person_id, best = votes[face.pk]
+            if len(best) < settings.FACE_SUGGEST_MIN_SUPPORT:
+                centre = centres.get(person_id)
+                if centre is None or _distance(face.embedding, centre) > threshold:
+                    continue
+            found[face.pk] = Suggestion(person_id=person_id, distance=min(best))
+    return found
+
+
+def _vote(neighbours: list[selectors.Neighbour], threshold: float) -> tuple[int, list[float]] | None:
+    """The person with the most neighbours within ``threshold`` and their distances, or
+    None when nobody is near or the nearest of another person is too close to call."""
     votes: dict[int, list[float]] = defaultdict(list)
     nearest: dict[int, float] = {}
     for neighbour in neighbours:
@@ -112,180 +107,83 @@ def suggestion_for(*, face: Face) -> Suggestion | None:
     runner_up = min((d for person, d in nearest.items() if person != best_person), default=None)
     if runner_up is not None and runner_up - min(best) < settings.FACE_SUGGEST_MARGIN:
         return None  # too close to call: better no suggestion than a wrong one
-    if len(best) < settings.FACE_SUGGEST_MIN_SUPPORT:
-        centre = selectors.person_centre(
-            person_id=best_person, model_name=face.model_name, seen_by=face.photo.album.owner
+    return best_person, best
+
+
+def suggestion_for(*, face: Face) -> Suggestion | None:
+    """``suggestions_for`` one face."""
+    return suggestions_for(faces=[face])[face.pk]
+
+
+def faces_suggest(*, faces: Iterable[Face]) -> set[int]:
+    """Refresh the suggestions of unconfirmed faces. Returns the ids of those that now
+    have a named suggestion. A constant number of queries for the batch."""
+    faces = [face for face in faces if face.status != Face.Status.CONFIRMED and face.embedding is not None]
+    if not faces:
+        return set()
+    suggestions = suggestions_for(faces=faces)
+    suggested = _assign(
+        [(face, s.person_id, s.distance) for face in faces if (s := suggestions.get(face.pk)) is not None]
+    )
+    # Named suggestions whose evidence is gone (a tag was undone or rejected) are withdrawn.
+    stale = [f for f in faces if f.pk not in suggested and f.status == Face.Status.SUGGESTED and f.person_id]
+    if stale:
+        named = set(
+            Person.objects.filter(pk__in={f.person_id for f in stale})
+            .exclude(name="")
+            .values_list("pk", flat=True)
         )
-        if centre is None or _distance(face.embedding, centre) > threshold:
-            return None
-    return Suggestion(person_id=best_person, distance=min(best))
+        gone = [face for face in stale if face.person_id in named]
+        if gone:
+            Face.objects.filter(pk__in=[face.pk for face in gone], status=Face.Status.SUGGESTED).update(
+                person=None, status=Face.Status.UNASSIGNED, distance=None
+            )
+            for face in gone:
+                face.person_id, face.status, face.distance = None, Face.Status.UNASSIGNED, None
+    return suggested
 
 
 def face_suggest(*, face: Face) -> bool:
     """Refresh the suggestion of one unconfirmed face. Returns True if it now has a named suggestion."""
-    if face.status == Face.Status.CONFIRMED or face.embedding is None:
-        return False
-    suggestion = suggestion_for(face=face)
-    if suggestion is not None and _assign(face, suggestion.person_id, suggestion.distance):
-        return True
-    if face.status == Face.Status.SUGGESTED and face.person_id and _is_named(face.person_id):
-        # The evidence for this named suggestion is gone (a tag was undone or rejected).
-        Face.objects.filter(pk=face.pk, status=Face.Status.SUGGESTED).update(
-            person=None, status=Face.Status.UNASSIGNED, distance=None
-        )
-        face.person_id, face.status, face.distance = None, Face.Status.UNASSIGNED, None
-    return False
+    return face.pk in faces_suggest(faces=[face])
 
 
-def _assign(face: Face, person_id: int, distance: float) -> bool:
-    """Suggest ``person_id`` for ``face`` unless a member confirmed the face meanwhile
-    or the person was deleted or merged away since the neighbours were read.
+def _assign(suggestions: list[tuple[Face, int, float]]) -> set[int]:
+    """Suggest each (face, person, distance), unless a member confirmed the face
+    meanwhile or the person was deleted or merged away since the neighbours were
+    read. Returns the ids of the faces suggested.
 
-    The person row is locked for the update, so a concurrent deletion either
-    waits for this assignment (and then untags the face) or has already
-    happened (and nothing is assigned).
+    The person rows are locked for the update (in id order, so two workers never
+    wait on each other), so a concurrent deletion either waits for this
+    assignment (and then untags the face) or has already happened (and nothing
+    is assigned). One write for the batch.
     """
+    if not suggestions:
+        return set()
     with transaction.atomic():
-        if not Person.objects.select_for_update().filter(pk=person_id).exists():
-            return False
-        updated = (
-            Face.objects.filter(pk=face.pk)
+        alive = set(
+            Person.objects.select_for_update()
+            .filter(pk__in={person_id for _, person_id, _ in suggestions})
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        wanted = [item for item in suggestions if item[1] in alive]
+        if not wanted:
+            return set()
+        open_ids = set(
+            Face.objects.select_for_update()
+            .filter(pk__in=[face.pk for face, _, _ in wanted])
             .exclude(status=Face.Status.CONFIRMED)
-            .update(person_id=person_id, status=Face.Status.SUGGESTED, distance=distance)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-    if updated:
-        face.person_id, face.status, face.distance = person_id, Face.Status.SUGGESTED, distance
-    return bool(updated)
-
-
-def _is_named(person_id: int) -> bool:
-    return Person.objects.filter(pk=person_id).exclude(name="").exists()
-
-
-def group_centre(*, person_id: int) -> np.ndarray | None:
-    """The unit-length mean of a group's embeddings (one ``avg`` in PostgreSQL):
-    what a face must be near to join it."""
-    model_name = (
-        Face.objects.filter(person_id=person_id, embedding__isnull=False)
-        .values_list("model_name", flat=True)
-        .first()
-    )
-    if model_name is None:
-        return None
-    centre = selectors.person_centre(person_id=person_id, model_name=model_name, confirmed_only=False)
-    if centre is None:
-        return None
-    centre = np.asarray(centre, dtype=np.float64)
-    return centre / (np.linalg.norm(centre) or 1.0)
-
-
-def _distance(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(1 - a @ b / ((np.linalg.norm(a) * np.linalg.norm(b)) or 1.0))
-
-
-def _group_photos(person_id: int) -> set[int]:
-    return set(Face.objects.filter(person_id=person_id).values_list("photo_id", flat=True))
-
-
-def face_group(*, face: Face) -> bool:
-    """Incremental density grouping for one face with no named suggestion, guarded against chaining.
-
-    A face needs at least ``FACE_CLUSTER_MIN_FACES`` faces (itself included)
-    within the grouping distance (``cluster_max_distance``, stricter than the
-    match threshold). It joins an unnamed group only when it is within that
-    distance of the group's centre, or of ``FACE_CLUSTER_MIN_SUPPORT`` of its
-    members and within the match threshold of its centre: one borderline
-    neighbour is never enough, so two look-alikes do not chain into one group.
-    Of several such groups it joins the one with the nearest centre, and a group
-    never holds two faces of one photo. Ungrouped neighbours then join by the
-    same centre rule, and unnamed groups whose centres came within the grouping
-    distance merge. Otherwise a face with ungrouped neighbours starts a group
-    with them.
-
-    Returns True only when the face joined a group (one it found or started);
-    False when it did not: not dense enough yet (retried later), nothing to
-    group (not unassigned, or no embedding), or its group deleted meanwhile.
-    """
-    if face.status != Face.Status.UNASSIGNED or face.embedding is None:
-        return False
-    max_distance = cluster_max_distance(face.model_name)
-    neighbours = [
-        n
-        for n in selectors.faces_near(
-            embedding=face.embedding,
-            model_name=face.model_name,
-            limit=max(settings.FACE_CLUSTER_MIN_FACES * 2, 20),
-            exclude_face_id=face.pk,
-        )
-        if n.distance <= max_distance and n.photo_id != face.photo_id
-    ]
-    if len(neighbours) + 1 < settings.FACE_CLUSTER_MIN_FACES:
-        return False
-    support: dict[int, int] = defaultdict(int)
-    for n in neighbours:
-        if n.person_id is not None and not n.person_named:
-            support[n.person_id] += 1
-    loose = match_threshold(face.model_name)
-    candidates = []
-    for person_id, count in support.items():
-        centre = group_centre(person_id=person_id)
-        if centre is None or face.photo_id in _group_photos(person_id):
-            continue
-        distance = _distance(face.embedding, centre)
-        if distance <= max_distance or (count >= settings.FACE_CLUSTER_MIN_SUPPORT and distance <= loose):
-            candidates.append((distance, person_id))
-    ungrouped = [n for n in neighbours if n.person_id is None and n.status == Face.Status.UNASSIGNED]
-    if candidates:
-        distance, person_id = min(candidates)
-    elif ungrouped:
-        person_id, distance = Person.objects.create().pk, ungrouped[0].distance
-    else:
-        return False  # near groups, but not close enough to any: wait for more photos
-    if not _assign(face, person_id, distance):
-        return False  # the group was deleted meanwhile; the face waits for the next pass
-    _group_expand(person_id=person_id, ungrouped=ungrouped, max_distance=max_distance)
-    _groups_merge_near(person_id=person_id, others=[pid for _, pid in candidates if pid != person_id])
-    return True
-
-
-def _group_expand(*, person_id: int, ungrouped: list, max_distance: float) -> None:
-    """Ungrouped neighbours join, nearest first, while each is near the group's centre."""
-    photos = _group_photos(person_id)
-    centre = group_centre(person_id=person_id)
-    for neighbour in ungrouped:
-        if neighbour.photo_id in photos or centre is None:
-            continue
-        embedding = Face.objects.filter(pk=neighbour.face_id).values_list("embedding", flat=True).first()
-        if embedding is None:
-            continue
-        distance = _distance(embedding, centre)
-        if distance > max_distance:
-            continue
-        joined = Face.objects.filter(pk=neighbour.face_id, status=Face.Status.UNASSIGNED).update(
-            person_id=person_id, status=Face.Status.SUGGESTED, distance=distance
-        )
-        if joined:
-            photos.add(neighbour.photo_id)
-            centre = group_centre(person_id=person_id)
-
-
-def _groups_merge_near(*, person_id: int, others: list[int]) -> None:
-    """Merge unnamed groups into ``person_id`` when their centres are within the grouping
-    distance and they share no photo; the larger group's row is kept."""
-    for other in others:
-        keep = Person.objects.filter(pk=person_id, name="", user__isnull=True).first()
-        gone = Person.objects.filter(pk=other, name="", user__isnull=True).first()
-        if keep is None or gone is None:
-            continue
-        a, b = group_centre(person_id=keep.pk), group_centre(person_id=gone.pk)
-        model_name = Face.objects.filter(person_id=keep.pk).values_list("model_name", flat=True).first()
-        if a is None or b is None or _distance(a, b) > cluster_max_distance(model_name):
-            continue
-        if _group_photos(keep.pk) & _group_photos(gone.pk):
-            continue
-        Face.objects.filter(person_id=gone.pk, status=Face.Status.SUGGESTED).update(person_id=keep.pk)
-    unnamed_groups_prune()
+        changed = []
+        for face, person_id, distance in wanted:
+            if face.pk in open_ids:
+                face.person_id, face.status, face.distance = person_id, Face.Status.SUGGESTED, distance
+                changed.append(face)
+        Face.objects.bulk_update(changed, ["person", "status", "distance"])
+    return {face.pk for face in changed}
 
 
 def _group_lock() -> None:
@@ -298,35 +196,26 @@ def _group_lock() -> None:
 def faces_recognize(*, face_ids: Iterable[int]) -> None:
     """Suggest people for new faces, then group the rest; non-core faces are
     retried once after the others of the batch (and again by the nightly pass)."""
+    _recognize(Face.objects.filter(pk__in=list(face_ids)))
+
+
+def photo_recognize(*, photo_id: int) -> None:
+    """Suggest and group the faces found on one photo (after ``photo_process``)."""
+    _recognize(Face.objects.filter(photo_id=photo_id))
+
+
+def _recognize(faces: QuerySet[Face]) -> None:
     if not settings.FACE_RECOGNITION_ENABLED:
         return
-    faces = list(
-        Face.objects.filter(pk__in=list(face_ids))
-        .exclude(status=Face.Status.CONFIRMED)
-        .select_related("photo__album__owner")
-    )
-    unknown = [face for face in faces if not face_suggest(face=face)]
+    faces = list(faces.exclude(status=Face.Status.CONFIRMED).select_related("photo__album__owner"))
+    suggested = faces_suggest(faces=faces)
+    unknown = [face for face in faces if face.pk not in suggested]
     if not unknown:
         return
     # One short transaction for the batch (a photo's faces): one lock, one commit.
     with transaction.atomic():
         _group_lock()
-        # A face that did not join is tried once more, after the others of the
-        # batch may have made it dense enough; for a face with nothing to group
-        # the second call returns at once.
-        deferred = [face for face in unknown if not face_group(face=face)]
-        for face in deferred:
-            face_group(face=face)
-
-
-def photo_recognize(*, photo_id: int) -> None:
-    """Suggest and group the faces found on one photo (after ``photo_process``)."""
-    ids = (
-        Face.objects.filter(photo_id=photo_id)
-        .exclude(status=Face.Status.CONFIRMED)
-        .values_list("pk", flat=True)
-    )
-    faces_recognize(face_ids=list(ids))
+        faces_group(faces=unknown)
 
 
 def faces_group_pending(*, limit: int = 10_000) -> int:
@@ -365,17 +254,10 @@ def faces_refresh_near(*, face: Face | None = None, faces: Iterable[Face] = ()) 
             limit=settings.FACE_SUGGEST_NEIGHBOURS * 5,
         )
         ids.update(n.face_id for n in near if n.distance <= threshold)
-    refreshed = 0
-    for other in Face.objects.filter(pk__in=ids - given_ids).select_related("photo__album__owner"):
-        refreshed += face_suggest(face=other)
+    others = Face.objects.filter(pk__in=ids - given_ids).select_related("photo__album__owner")
+    refreshed = len(faces_suggest(faces=others))
     unnamed_groups_prune()
     return refreshed
-
-
-def unnamed_groups_prune() -> int:
-    """Delete unnamed groups that no face belongs to any more."""
-    deleted, _ = Person.objects.filter(name="", user__isnull=True, faces__isnull=True).delete()
-    return deleted
 
 
 def recluster(*, model_name: str | None = None) -> int:

@@ -66,15 +66,15 @@ def test_a_person_deleted_while_faces_are_assigned_to_them_ends_cleanly(library,
     confirmed = library.first("people/joe_biden/joe_biden_1.jpg")
     Face.objects.filter(pk=confirmed.pk).update(person=biden, status=Face.Status.CONFIRMED)
     face = library.first("people/joe_biden/joe_biden_2.jpg")
-    real = recognition.suggestion_for
+    real = recognition.suggestions_for
 
-    def suggest_then_lose_the_person(*, face):
-        suggestion = real(face=face)
+    def suggest_then_lose_the_person(*, faces):
+        suggestions = real(faces=faces)
         # An admin deletes the person between the neighbour query and the write.
         people.person_delete(person=Person.objects.get(pk=biden.pk), actor=member)
-        return suggestion
+        return suggestions
 
-    monkeypatch.setattr(recognition, "suggestion_for", suggest_then_lose_the_person)
+    monkeypatch.setattr(recognition, "suggestions_for", suggest_then_lose_the_person)
     recognition.faces_recognize(face_ids=[face.pk])
 
     face.refresh_from_db()
