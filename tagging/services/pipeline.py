@@ -16,7 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -57,31 +57,14 @@ def photo_claim(*, photo_id: int, token: str) -> bool:
     the same task delivered again after its worker died.
     """
     claimable = Q(status=Photo.Status.PENDING) | Q(status=Photo.Status.PROCESSING, claimed_by=token)
-    with transaction.atomic():
-        _commit_without_waiting_for_the_disk()
-        return bool(
-            Photo.objects.filter(claimable, pk=photo_id).update(
-                status=Photo.Status.PROCESSING,
-                claimed_by=token,
-                attempts=F("attempts") + 1,
-                status_changed_at=timezone.now(),
-            )
+    return bool(
+        Photo.objects.filter(claimable, pk=photo_id).update(
+            status=Photo.Status.PROCESSING,
+            claimed_by=token,
+            attempts=F("attempts") + 1,
+            status_changed_at=timezone.now(),
         )
-
-
-def _commit_without_waiting_for_the_disk() -> None:
-    """This transaction's commit returns before PostgreSQL flushes it to disk
-    (``synchronous_commit`` off for it alone).
-
-    Only for what a worker derives from a stored original: a crash within a
-    fraction of a second after the commit can lose it, and the photo is then
-    processed again (the sweeper sends back photos left pending or processing),
-    so nothing a member gave is lost. Uploads, tags and deletions keep waiting
-    for the disk. A flush per commit, two per photo, cost 5 to 11 ms each here
-    under load, a third of what the pipeline spends beyond detection and embedding.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    )
 
 
 def photo_process(*, photo_id: int, token: str | None = None) -> Photo | None:
@@ -195,7 +178,6 @@ def photo_save_analysis(*, photo_id: int, token: str, analysis: Analysis) -> Pho
         preview = store(preview_path, analysis.preview)
         crops = [store(crop_path, face.crop) for face in analysis.faces or []]
         with transaction.atomic():
-            _commit_without_waiting_for_the_disk()
             photo = (
                 Photo.objects.select_for_update()
                 .filter(pk=photo_id, status=Photo.Status.PROCESSING, claimed_by=token)
