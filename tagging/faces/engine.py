@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tagging.faces import detectors, weights
+from tagging.faces import detectors, retinaface, weights
 
 # dlib's face chip: what its ResNet was trained on.
 CHIP_SIZE = 150
@@ -151,8 +151,6 @@ class _Engine:
         self.model_name = model_name
         self.model = modeling.build_model(task="facial_recognition", model_name=model_name)
         if detector == detectors.RETINAFACE:
-            from tagging.faces import retinaface
-
             # One thread: workers run one process per core, and under load two
             # threads per process ran slower (3.3 s against 4.8 s for 24 photos).
             try:
