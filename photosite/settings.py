@@ -373,6 +373,9 @@ FACE_CLUSTER_MAX_DISTANCE = env_float("FACE_CLUSTER_MAX_DISTANCE", None)
 FACE_CLUSTER_MIN_SUPPORT = env_int("FACE_CLUSTER_MIN_SUPPORT", 2)
 # Approximate searches that filter rows widen the HNSW candidate list to this.
 FACE_FILTERED_EF_SEARCH = env_int("FACE_FILTERED_EF_SEARCH", 200)
+# Recognition's batched searches start with this list, and widen to the one above
+# only for the faces whose filtered answer came back short.
+FACE_BATCH_EF_SEARCH = env_int("FACE_BATCH_EF_SEARCH", 64)
 # The sweeper runs this often (seconds) and re-sends photos pending for longer
 # than the grace period (the broker was down at upload time, or a message was
 # lost), and takes back photos stuck in processing past the hard time limit.

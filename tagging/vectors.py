@@ -177,8 +177,42 @@ def _outer(column: str) -> RawSQL:
 
 
 def _each_nearest(inner: QuerySet[Face], *, face_ids: list[int], model_name: str, limit: int, columns):
-    """Rows ``(face_id, rank, *columns, distance)``: for each face of ``face_ids``, the
-    ``limit`` faces of ``inner`` nearest to it, nearest first (rank 1)."""
+    """Rows ``(face_id, *columns, distance, rank)``: for each face of ``face_ids``, the
+    ``limit`` faces of ``inner`` nearest to it, nearest first (rank 1).
+
+    Asked first with the batch's cheaper candidate list (``FACE_BATCH_EF_SEARCH``),
+    then again with the filtered searches' wide one for the faces that came back
+    short: on pgvector 0.6 a short answer is the sign that the filter dropped
+    candidates the index had returned, and only those faces pay for the wide list.
+    """
+    rows = _each_nearest_once(
+        inner,
+        face_ids=face_ids,
+        model_name=model_name,
+        limit=limit,
+        columns=columns,
+        ef_search=settings.FACE_BATCH_EF_SEARCH,
+    )
+    found: dict[int, int] = defaultdict(int)
+    for row in rows:
+        found[row[0]] += 1
+    short = [face_id for face_id in face_ids if found[face_id] < limit]
+    if not short or settings.FACE_BATCH_EF_SEARCH >= settings.FACE_FILTERED_EF_SEARCH:
+        return rows
+    kept = [row for row in rows if found[row[0]] >= limit]
+    return kept + _each_nearest_once(
+        inner,
+        face_ids=short,
+        model_name=model_name,
+        limit=limit,
+        columns=columns,
+        ef_search=settings.FACE_FILTERED_EF_SEARCH,
+    )
+
+
+def _each_nearest_once(
+    inner: QuerySet[Face], *, face_ids: list[int], model_name: str, limit: int, columns, ef_search: int
+):
     outer_embedding = RawSQL(  # noqa: S611 (column and dimension, no value)
         f"{_OUTER}.embedding::vector({model_dimensions(model_name)})", (), output_field=VectorField()
     )
@@ -195,9 +229,9 @@ def _each_nearest(inner: QuerySet[Face], *, face_ids: list[int], model_name: str
         f"CROSS JOIN LATERAL (SELECT ordered.*, row_number() OVER () AS rank FROM ({sql}) ordered) near "
         f"WHERE {_OUTER}.id = ANY(%s) ORDER BY {_OUTER}.id, near.rank"
     )
-    # One transaction with the wider candidate list: pgvector 0.6 filters after the
+    # One transaction with its own candidate list: pgvector 0.6 filters after the
     # index (see hnsw_search_atomic), and the filters here are the single-face queries' own.
-    with hnsw_search_atomic(), connection.cursor() as cursor:
+    with hnsw_search_atomic(ef_search=ef_search), connection.cursor() as cursor:
         cursor.execute(query, [*params, list(face_ids)])
         return cursor.fetchall()
 

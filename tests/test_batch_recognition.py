@@ -54,6 +54,21 @@ def test_the_batch_finds_the_confirmed_neighbours_each_face_finds_alone(library)
         assert found[face.pk] == alone, face.photo.display_name
 
 
+def test_faces_the_cheap_search_answers_short_are_asked_again_with_the_wide_one(library, settings):
+    _tag_one_portrait_each(library)
+    faces = _open_faces(library)
+    wide = vectors.confirmed_near_each(faces=faces, model_name="Dlib", limit=10, seen_by=library.owner)
+    # A candidate list of 2 leaves every face short of 10 neighbours.
+    settings.FACE_BATCH_EF_SEARCH = 2
+
+    with CaptureQueriesContext(connection) as queries:
+        found = vectors.confirmed_near_each(faces=faces, model_name="Dlib", limit=10, seen_by=library.owner)
+
+    assert any(len(near) > 2 for near in wide.values())
+    assert found == wide
+    assert sum("LATERAL" in query["sql"] for query in queries) == 2
+
+
 def test_the_batch_finds_no_evidence_in_an_album_its_owner_cannot_see(library, django_user_model):
     _tag_one_portrait_each(library)
     stranger = django_user_model.objects.create_user(username="stranger")

@@ -282,6 +282,27 @@ def test_two_unnamed_groups_whose_centres_come_close_merge(member, settings):
     }
     assert len(groups_before) == 2 and None not in groups_before
     assert len(groups_after) == 1 and None not in groups_after
+    # The group merged away holds no face, and is gone (not left as an empty "Unnamed").
+    assert set(Person.objects.filter(pk__in=groups_before).values_list("pk", flat=True)) == groups_after
+
+
+def test_a_group_a_suggestion_emptied_is_deleted(member, settings):
+    settings.FACE_CLUSTER_MAX_DISTANCE, settings.FACE_MATCH_THRESHOLD = 0.075, 0.09
+    grouped, other = _faces_at(member, [0, 3])
+    with transaction.atomic():
+        assert recognition.face_group(face=grouped)
+    group = Face.objects.get(pk=grouped.pk).person_id
+    # Both faces of the group turn out to be Ann's, tagged elsewhere (as an import
+    # or a merge would leave them, with no refresh): recognition suggests Ann for each.
+    ann = Person.objects.create(name="Ann")
+    Face.objects.filter(pk__in=[f.pk for f in _faces_at(member, [1, 2])]).confirm(ann)
+
+    recognition.faces_recognize(face_ids=[grouped.pk, other.pk])
+
+    assert set(Face.objects.filter(pk__in=[grouped.pk, other.pk]).values_list("person_id", flat=True)) == {
+        ann.pk
+    }
+    assert not Person.objects.filter(pk=group).exists()
 
 
 def test_after_confirmations_one_borderline_neighbour_is_not_enough_for_a_suggestion(member, settings):

@@ -200,7 +200,9 @@ def faces_group(*, faces: Iterable[Face]) -> None:
         deferred = [face for face in faces if not grouping.group(face)]
         for face in deferred:
             grouping.group(face)
-    unnamed_groups_prune()
+    # Joining only adds faces to groups: the groups merged away are the only ones
+    # the pass can have emptied.
+    unnamed_groups_prune(person_ids=grouping.merged)
 
 
 def face_group(*, face: Face) -> bool:
@@ -223,12 +225,25 @@ def face_group(*, face: Face) -> bool:
     group (not unassigned, or no embedding), or its group deleted meanwhile.
     """
     with transaction.atomic():
-        grouped = _Pass([face]).group(face)
-    unnamed_groups_prune()
+        grouping = _Pass([face])
+        grouped = grouping.group(face)
+    unnamed_groups_prune(person_ids=grouping.merged)
     return grouped
 
 
-def unnamed_groups_prune() -> int:
-    """Delete unnamed groups that no face belongs to any more."""
-    deleted, _ = Person.objects.filter(name="", user__isnull=True, faces__isnull=True).delete()
+def unnamed_groups_prune(*, person_ids: Iterable[int] | None = None) -> int:
+    """Delete unnamed groups that no face belongs to any more: all of them, or those
+    of ``person_ids`` (the groups a change may have emptied).
+
+    The whole-library form reads every group against every face (42 ms at
+    100,000 faces, `benchmark matching`), which after each photo was most of
+    recognising it; recognition names the groups it touched.
+    """
+    groups = Person.objects.filter(name="", user__isnull=True, faces__isnull=True)
+    if person_ids is not None:
+        person_ids = list(person_ids)
+        if not person_ids:
+            return 0
+        groups = groups.filter(pk__in=person_ids)
+    deleted, _ = groups.delete()
     return deleted

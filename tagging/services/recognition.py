@@ -208,14 +208,16 @@ def _recognize(faces: QuerySet[Face]) -> None:
     if not settings.FACE_RECOGNITION_ENABLED:
         return
     faces = list(faces.exclude(status=Face.Status.CONFIRMED).select_related("photo__album__owner"))
+    held = {face.person_id for face in faces if face.person_id is not None}
     suggested = faces_suggest(faces=faces)
     unknown = [face for face in faces if face.pk not in suggested]
-    if not unknown:
-        return
-    # One short transaction for the batch (a photo's faces): one lock, one commit.
-    with transaction.atomic():
-        _group_lock()
-        faces_group(faces=unknown)
+    if unknown:
+        # One short transaction for the batch (a photo's faces): one lock, one commit.
+        with transaction.atomic():
+            _group_lock()
+            faces_group(faces=unknown)
+    # A suggestion may have taken a face out of the unnamed group it was in.
+    unnamed_groups_prune(person_ids=held)
 
 
 def faces_group_pending(*, limit: int = 10_000) -> int:
@@ -254,9 +256,10 @@ def faces_refresh_near(*, face: Face | None = None, faces: Iterable[Face] = ()) 
             limit=settings.FACE_SUGGEST_NEIGHBOURS * 5,
         )
         ids.update(n.face_id for n in near if n.distance <= threshold)
-    others = Face.objects.filter(pk__in=ids - given_ids).select_related("photo__album__owner")
+    others = list(Face.objects.filter(pk__in=ids - given_ids).select_related("photo__album__owner"))
+    held = {face.person_id for face in others if face.person_id is not None}
     refreshed = len(faces_suggest(faces=others))
-    unnamed_groups_prune()
+    unnamed_groups_prune(person_ids=held)
     return refreshed
 
 
