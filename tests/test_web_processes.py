@@ -23,6 +23,10 @@ for package in (photosite, tagging):
     for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         importlib.import_module(module.name)
 get_resolver().url_patterns
+# Find-by-face matches in the web process, with the threshold of any face model.
+from tagging.services import thresholds
+for model_name in thresholds.PUBLISHED_THRESHOLDS:
+    thresholds.match_threshold(model_name), thresholds.cluster_max_distance(model_name)
 print(" ".join(sorted(name for name in {models!r} if name in sys.modules)))
 """
 

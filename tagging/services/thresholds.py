@@ -19,6 +19,22 @@ CALIBRATED_THRESHOLDS = {"Dlib": 0.09}
 # within reach (0.068 at most) and stays 0.033 under the nearest different people.
 CALIBRATED_GROUPING = {"Dlib": 0.075}
 
+# deepface's published cosine thresholds (deepface 0.0.9x, ``config/threshold.py``),
+# for models not calibrated here. Kept as figures rather than asked of deepface, so
+# a web process (which matches found faces, see ``tagging.similar``) never imports it.
+PUBLISHED_THRESHOLDS = {
+    "VGG-Face": 0.68,
+    "Facenet": 0.40,
+    "Facenet512": 0.30,
+    "ArcFace": 0.68,
+    "Dlib": 0.07,
+    "SFace": 0.593,
+    "OpenFace": 0.10,
+    "DeepFace": 0.23,
+    "DeepID": 0.015,
+    "GhostFaceNet": 0.65,
+}
+
 
 def match_threshold(model_name: str | None = None) -> float:
     """Cosine distance under which two faces of ``model_name`` are the same person.
@@ -31,9 +47,9 @@ def match_threshold(model_name: str | None = None) -> float:
     model_name = model_name or settings.FACE_MODEL
     if model_name in CALIBRATED_THRESHOLDS:
         return CALIBRATED_THRESHOLDS[model_name]
-    from deepface.modules.verification import find_threshold
-
-    return float(find_threshold(model_name, "cosine"))
+    if model_name not in PUBLISHED_THRESHOLDS:
+        raise ValueError(f"no match threshold for the face model {model_name!r}: set FACE_MATCH_THRESHOLD")
+    return PUBLISHED_THRESHOLDS[model_name]
 
 
 def cluster_max_distance(model_name: str | None = None) -> float:
