@@ -75,6 +75,22 @@ def test_a_member_uploads_an_album_and_sees_faces_and_a_failure(site, page, memb
     screenshot(page, "photo-boxes")
 
 
+def test_a_file_over_the_limit_is_refused_before_sending_in_the_servers_words(
+    live_server, page, member, settings
+):
+    settings.UPLOAD_MAX_BYTES = 2_000_000
+    log_in(page, live_server.url, "alice", PASSWORD)
+    _new_album(page, live_server.url, "Big")
+
+    drop_files(page, "#upload", [("huge.jpg", b"\xff" * 2_500_000)])
+
+    row = page.locator(".upload-progress .files li.failed")
+    expect(row).to_contain_text("huge.jpg")
+    expect(row.locator(".note")).to_have_text("too large: 2.5 MB; the limit is 2 MB")
+    expect(page.locator(".upload-progress .summary")).to_contain_text("0 of 1 uploaded, 1 not added.")
+    assert not Photo.all_objects.filter(album__title="Big").exists()
+
+
 def test_naming_a_face_brings_a_suggestion_and_a_rejection_sticks(site, page, member, faces_dir):
     log_in(page, site, "alice", PASSWORD)
     _new_album(page, site, "Politics")

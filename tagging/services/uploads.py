@@ -62,9 +62,14 @@ def _size_check(source: BinaryIO, size: int | None) -> None:
     if size == 0:
         raise UploadRejected("the file is empty")
     if size > settings.UPLOAD_MAX_BYTES:
-        raise UploadRejected(
-            f"too large: {_megabytes(size)} MB; the limit is {_megabytes(settings.UPLOAD_MAX_BYTES)} MB"
-        )
+        raise UploadRejected(too_large_message().format(size=_megabytes(size)))
+
+
+def too_large_message() -> str:
+    """What an uploader reads for a file over UPLOAD_MAX_BYTES, ``{size}`` (in MB, three
+    significant digits) left to fill: the album page checks sizes before sending, in
+    the same words."""
+    return f"too large: {{size}} MB; the limit is {_megabytes(settings.UPLOAD_MAX_BYTES)} MB"
 
 
 def probe_read(*, source: BinaryIO, size: int | None = None) -> str:

@@ -14,7 +14,7 @@ from tagging import access, selectors
 from tagging.forms import AlbumForm
 from tagging.models import Photo
 from tagging.services import albums as album_services
-from tagging.services.uploads import UploadRejected, display_name_clean, photo_upload
+from tagging.services.uploads import UploadRejected, display_name_clean, photo_upload, too_large_message
 from tagging.views.replies import refusals_to, wants_json
 
 
@@ -53,6 +53,7 @@ def album_detail(request, album_id: int):
         "upload_limits": {
             "maxBytes": settings.UPLOAD_MAX_BYTES,
             "maxFiles": settings.UPLOAD_MAX_FILES_PER_REQUEST,
+            "tooLarge": too_large_message(),
         },
     }
     return render(request, "tagging/album.html", context)

@@ -166,7 +166,7 @@
     totalBar.value = loaded;
     const running = total - finished;
     summary.textContent =
-      finished + " of " + total + " uploaded" + (failed ? ", " + failed + " not added" : "") + (running ? "…" : ".");
+      finished - failed + " of " + total + " uploaded" + (failed ? ", " + failed + " not added" : "") + (running ? "…" : ".");
   }
 
   function addFiles(files) {
@@ -188,7 +188,8 @@
       totalBytes += file.size;
       const item = { file, row, bar, note };
       if (file.size > maxBytes) {
-        finish(item, false, "too large: " + (file.size / 1e6).toFixed(1) + " MB; the limit is " + Math.floor(maxBytes / 1e6) + " MB");
+        // The server's own words (uploads.too_large_message), its size to three significant digits.
+        finish(item, false, form.dataset.tooLarge.replace("{size}", String(Number((file.size / 1e6).toPrecision(3)))));
         return;
       }
       queue.push(item);
