@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 
 from tagging.admin.base import VisibleAdmin
+from tagging.errors import ActionRefused
 from tagging.models import Face, FaceRejection, Person, PersonClaim
 from tagging.services import privacy
 
@@ -40,7 +41,7 @@ class PersonClaimAdmin(VisibleAdmin):
             try:
                 privacy.claim_decide(claim=claim, approve=approve, actor=request.user)
                 done += 1
-            except privacy.PrivacyError as error:
+            except ActionRefused as error:
                 self.message_user(request, f"{claim.user}: {error}", messages.WARNING)
         self.message_user(request, f"{done} {'approved' if approve else 'refused'}.", messages.SUCCESS)
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from tagging.admin.base import ServiceLoggedAdmin, crop_img
+from tagging.errors import ActionRefused
 from tagging.models import Face, Person
 from tagging.services import people as people_actions
 
@@ -77,7 +78,7 @@ class FaceAdmin(ServiceLoggedAdmin):
                 people_actions.faces_detach(
                     person=old, faces=[obj], into_new_person=False, actor=request.user
                 )
-        except people_actions.PeopleError as error:
+        except ActionRefused as error:
             self.message_user(request, f"Not changed: {error}", messages.ERROR)
         obj.refresh_from_db()
         return None

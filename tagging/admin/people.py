@@ -13,11 +13,12 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from tagging.admin.base import FACES_SHOWN, ServiceLoggedAdmin, crop_img, face_crop_url, faces_counted
+from tagging.errors import ActionRefused
 from tagging.models import Face, Person
 from tagging.services import faces as face_actions
 from tagging.services import people as people_actions
 from tagging.services import privacy
-from tagging.services.merge import MergeError, person_merge
+from tagging.services.merge import person_merge
 
 
 class NamedFilter(admin.SimpleListFilter):
@@ -154,7 +155,7 @@ class PersonAdmin(ServiceLoggedAdmin):
                 actor=request.user,
                 allow_duplicate=form.cleaned_data.get("allow_duplicate_name", False),
             )
-        except people_actions.PeopleError as error:
+        except ActionRefused as error:
             # Lost a race with another admin since the form was validated.
             self.message_user(request, f"Not renamed: {error}", messages.ERROR)
             return None
@@ -169,7 +170,7 @@ class PersonAdmin(ServiceLoggedAdmin):
                 privacy.person_link(person=obj, user=new_user, actor=request.user)
             else:
                 Person.objects.filter(pk=obj.pk).update(user=None)
-        except privacy.PrivacyError as error:
+        except ActionRefused as error:
             self.message_user(request, f"Not linked: {error}", messages.ERROR)
         obj.user = Person.objects.get(pk=obj.pk).user
 
@@ -180,7 +181,7 @@ class PersonAdmin(ServiceLoggedAdmin):
         for person in queryset:
             try:
                 people_actions.person_delete(person=person, actor=request.user)
-            except people_actions.PeopleError as error:
+            except ActionRefused as error:
                 self.message_user(request, str(error), messages.WARNING)
 
     def log_deletions(self, request, queryset):
@@ -247,7 +248,7 @@ class PersonAdmin(ServiceLoggedAdmin):
         merge = [person for person in people if person.pk != keep.pk]
         try:
             kept = person_merge(keep=keep, merge=merge, actor=request.user)
-        except MergeError as error:
+        except ActionRefused as error:
             self.message_user(request, f"Not merged: {error}", messages.ERROR)
             return None
         names = ", ".join(str(person) for person in merge)
@@ -311,6 +312,6 @@ class PersonAdmin(ServiceLoggedAdmin):
                 )
                 where = f"into {created}" if created else "back to untagged"
                 self.message_user(request, f"{len(faces)} detached {where}.", messages.SUCCESS)
-        except people_actions.PeopleError as error:
+        except ActionRefused as error:
             self.message_user(request, f"Nothing changed: {error}", messages.ERROR)
         return HttpResponseRedirect(change_url)
