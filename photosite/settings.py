@@ -349,15 +349,13 @@ FACE_MAX_PIXELS = env_int("FACE_MAX_PIXELS", 100_000_000)
 FACE_MIN_SIZE = env_int("FACE_MIN_SIZE", 20)
 FACE_MIN_CONFIDENCE = env_float("FACE_MIN_CONFIDENCE", 0.0)
 FACE_MAX_PER_PHOTO = env_int("FACE_MAX_PER_PHOTO", 50)
-# Cosine distance under which two faces are the same person. Unset: the value
-# calibrated for FACE_MODEL (Dlib: 0.09, see tagging/services/recognition.py),
-# else deepface's published threshold for the model.
+# Cosine distance under which two faces are the same person. Unset: calibrated for
+# FACE_MODEL (Dlib: 0.09), else deepface's published one (tagging/services/thresholds.py).
 FACE_MATCH_THRESHOLD = env_float("FACE_MATCH_THRESHOLD", None)
 FACE_MAX_ATTEMPTS = env_int("FACE_MAX_ATTEMPTS", 3)
 # Suggestions: the confirmed faces nearest to a new face vote for their person.
 FACE_SUGGEST_NEIGHBOURS = env_int("FACE_SUGGEST_NEIGHBOURS", 10)
-# The suggested person's nearest face must be this much closer than any other
-# person's, or nothing is suggested.
+# The suggested person's nearest face must beat any other person's by this, or no suggestion.
 FACE_SUGGEST_MARGIN = env_float("FACE_SUGGEST_MARGIN", 0.01)
 # A suggestion needs this many confirmed faces of the person within the match
 # threshold, or the face within it of the centre of all their confirmed faces.
@@ -371,10 +369,9 @@ FACE_SUGGEST_MIN_SUPPORT = env_int("FACE_SUGGEST_MIN_SUPPORT", 2)
 FACE_CLUSTER_MIN_FACES = env_int("FACE_CLUSTER_MIN_FACES", 2)
 FACE_CLUSTER_MAX_DISTANCE = env_float("FACE_CLUSTER_MAX_DISTANCE", None)
 FACE_CLUSTER_MIN_SUPPORT = env_int("FACE_CLUSTER_MIN_SUPPORT", 2)
-# Approximate searches that filter rows widen the HNSW candidate list to this.
+# Approximate searches that filter rows widen the HNSW candidate list to this;
+# recognition's batched ones start at the second, widening for faces answered short.
 FACE_FILTERED_EF_SEARCH = env_int("FACE_FILTERED_EF_SEARCH", 200)
-# Recognition's batched searches start with this list, and widen to the one above
-# only for the faces whose filtered answer came back short.
 FACE_BATCH_EF_SEARCH = env_int("FACE_BATCH_EF_SEARCH", 64)
 # The sweeper runs this often (seconds) and re-sends photos pending for longer
 # than the grace period (the broker was down at upload time, or a message was

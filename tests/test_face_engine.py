@@ -119,14 +119,6 @@ def test_each_portrait_is_nearest_to_a_portrait_of_the_same_person(portraits):
     assert nearest == dict(zip(files, people, strict=True))
 
 
-def test_the_thresholds_for_uncalibrated_models_are_deepfaces_published_ones():
-    from deepface.modules.verification import find_threshold
-
-    from tagging.services.thresholds import PUBLISHED_THRESHOLDS
-
-    assert {model: find_threshold(model, "cosine") for model in PUBLISHED_THRESHOLDS} == PUBLISHED_THRESHOLDS
-
-
 def test_no_two_people_are_within_the_match_threshold(portraits):
     files, people, vectors = portraits
     threshold = _match_threshold()
