@@ -185,14 +185,8 @@ def _each_nearest(inner: QuerySet[Face], *, face_ids: list[int], model_name: str
     short: on pgvector 0.6 a short answer is the sign that the filter dropped
     candidates the index had returned, and only those faces pay for the wide list.
     """
-    rows = _each_nearest_once(
-        inner,
-        face_ids=face_ids,
-        model_name=model_name,
-        limit=limit,
-        columns=columns,
-        ef_search=settings.FACE_BATCH_EF_SEARCH,
-    )
+    ask = functools.partial(_each_nearest_once, inner, model_name=model_name, limit=limit, columns=columns)
+    rows = ask(face_ids=face_ids, ef_search=settings.FACE_BATCH_EF_SEARCH)
     found: dict[int, int] = defaultdict(int)
     for row in rows:
         found[row[0]] += 1
@@ -200,14 +194,7 @@ def _each_nearest(inner: QuerySet[Face], *, face_ids: list[int], model_name: str
     if not short or settings.FACE_BATCH_EF_SEARCH >= settings.FACE_FILTERED_EF_SEARCH:
         return rows
     kept = [row for row in rows if found[row[0]] >= limit]
-    return kept + _each_nearest_once(
-        inner,
-        face_ids=short,
-        model_name=model_name,
-        limit=limit,
-        columns=columns,
-        ef_search=settings.FACE_FILTERED_EF_SEARCH,
-    )
+    return kept + ask(face_ids=short, ef_search=settings.FACE_FILTERED_EF_SEARCH)
 
 
 def _each_nearest_once(
