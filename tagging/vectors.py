@@ -35,32 +35,40 @@ from tagging.models import Face, FaceRejection
 
 @contextlib.contextmanager
 def hnsw_search_atomic(*, ef_search: int | None = None):
-    """Widen the HNSW candidate list for the queries inside, in a transaction of their own.
+    """Set the HNSW candidate list for the queries inside, in a transaction of their own.
 
     pgvector 0.6 filters rows *after* the index returned its ``ef_search``
     candidates, so a selective filter can leave fewer results than asked for.
     A wider list keeps such queries complete; where the server has iterative
-    scans (pgvector 0.8+, e.g. the compose image), they are turned on too. ``SET LOCAL`` ends with the
-    transaction, so other queries keep the cheap default. Inside a transaction
-    already, no savepoint: the setting would outlive it anyway, and the two
-    queries a savepoint costs were a good part of recognising a face.
+    scans (pgvector 0.8+, e.g. the compose image), they are turned on too.
+    ``SET LOCAL`` ends with the transaction, so other queries keep the default.
+    Inside a transaction already, no savepoint (the two queries it costs were a
+    good part of recognising a face): the list the transaction had is put back on
+    the way out instead, so a cheaper list asked for here never narrows the
+    searches that follow.
     """
+    nested = connection.in_atomic_block
+    wanted = str(ef_search or settings.FACE_FILTERED_EF_SEARCH)
+    iterative = (
+        ", set_config('hnsw.iterative_scan', 'strict_order', true)"
+        if _iterative_scans(connection.alias)
+        else ""
+    )
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
-            if _iterative_scans(connection.alias):
-                # pgvector 0.8+ goes on scanning the graph until the filter let
-                # enough rows through, in order of distance.
-                cursor.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, true), "
-                    "set_config('hnsw.iterative_scan', 'strict_order', true)",
-                    [str(ef_search or settings.FACE_FILTERED_EF_SEARCH)],
-                )
-            else:
-                cursor.execute(
-                    "SELECT set_config('hnsw.ef_search', %s, true)",
-                    [str(ef_search or settings.FACE_FILTERED_EF_SEARCH)],
-                )
+            # The subquery (fenced by OFFSET 0) reads the list before it is set.
+            # pgvector 0.8+ goes on scanning the graph, with iterative scans, until
+            # the filter let enough rows through, in order of distance.
+            cursor.execute(
+                f"SELECT was.value, set_config('hnsw.ef_search', %s, true){iterative} "  # noqa: S608 (no value)
+                "FROM (SELECT current_setting('hnsw.ef_search') AS value OFFSET 0) AS was",
+                [wanted],
+            )
+            before = cursor.fetchone()[0]
         yield
+        if nested and before != wanted:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [before])
 
 
 @functools.cache

@@ -2,7 +2,7 @@
 what the one-face selectors find; its queries do not grow with the faces."""
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from tagging import selectors, vectors
@@ -67,6 +67,18 @@ def test_faces_the_cheap_search_answers_short_are_asked_again_with_the_wide_one(
     assert any(len(near) > 2 for near in wide.values())
     assert found == wide
     assert sum("LATERAL" in query["sql"] for query in queries) == 2
+
+
+def test_a_cheap_batch_search_inside_a_transaction_leaves_its_candidate_list_as_it_was(library):
+    faces = _open_faces(library)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SHOW hnsw.ef_search")
+        (before,) = cursor.fetchone()
+        vectors.near_each(face_ids=[face.pk for face in faces], model_name="Dlib", limit=20)
+        cursor.execute("SHOW hnsw.ef_search")
+        (after,) = cursor.fetchone()
+
+    assert before == after != "64"
 
 
 def test_the_batch_finds_no_evidence_in_an_album_its_owner_cannot_see(library, django_user_model):
