@@ -133,6 +133,9 @@ def postgres_database(var_dir: Path) -> dict:
         server = pgserver.get_server(pgdata, cleanup_mode=None)
         info = server.get_postmaster_info()
         lease.add(os.getpid())
+        if _tune(psycopg, host=str(info.socket_dir), port=info.port) and lease.holders() == [os.getpid()]:
+            _restart(server)
+            info = server.get_postmaster_info()
     host, port = str(info.socket_dir), info.port
 
     def stop() -> None:
@@ -153,6 +156,47 @@ def postgres_database(var_dir: Path) -> dict:
         "HOST": host,
         "PORT": str(port),
     }
+
+
+def shared_buffers_mb() -> int:
+    """The embedded server's buffer cache: a quarter of the memory this process
+    may use (its cgroup's limit, in a container), between PostgreSQL's default
+    128 MB and 4 GB.
+
+    The HNSW graphs are read page by page on every search. At PostgreSQL's
+    default, a graph larger than the cache (1.1 GB at a million faces) is read
+    through buffer replacement on every search, even when the operating system
+    holds it in memory. PostgreSQL takes the memory only as pages are read.
+    """
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with contextlib.suppress(OSError, ValueError):
+        memory = min(memory, int(Path("/sys/fs/cgroup/memory.max").read_text()))
+    return max(128, min(4096, memory // 4 // 2**20))
+
+
+def _tune(psycopg, *, host: str, port: int) -> bool:
+    """Ask for ``shared_buffers_mb``; True when the server must restart to use it."""
+    wanted = shared_buffers_mb()
+    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+        # The setting is counted in 8 kB pages.
+        running = conn.execute(
+            "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = %s", ["shared_buffers"]
+        )
+        if running.fetchone()[0] == wanted:
+            return False
+        conn.execute(f"ALTER SYSTEM SET shared_buffers = '{wanted}MB'")
+    return True
+
+
+def _restart(server) -> None:
+    """Restart the server with the options it was started with (its socket); the
+    caller holds the lock and is the server's only user. Otherwise the new
+    setting waits for the next start."""
+    from pgserver._commands import pg_ctl
+
+    args = ["-w", "-m", "fast", "-l", str(server.log), "restart"]
+    pg_ctl(args, pgdata=server.pgdata, user=server.system_user, timeout=60)
+    server.ensure_postgres_running()
 
 
 def _ensure_database(psycopg, *, host: str, port: int) -> None:

@@ -191,3 +191,19 @@ def test_several_processes_share_the_embedded_servers(db):
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
     assert str(os.getpid()) in (settings.VAR_DIR / "postgres.lease").read_text()
+
+
+def test_the_embedded_postgresql_caches_a_quarter_of_memory(db):
+    """Searches read the HNSW graphs page by page: at PostgreSQL's default cache
+    of 128 MB, a large library's graphs would be read through replacement."""
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("the configured database is not the embedded one")
+    from photosite import embedded
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'")
+        (megabytes,) = cursor.fetchone()
+
+    assert megabytes == embedded.shared_buffers_mb()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    assert 128 <= megabytes <= max(128, memory / 4)
