@@ -32,6 +32,7 @@ def model_dimensions(model_name: str) -> int:
         raise ValueError(f"unknown face model {model_name!r}; known: {', '.join(MODEL_DIMENSIONS)}") from None
 
 
-def embedding_expression(model_name: str) -> Cast:
-    """``embedding::vector(N)`` for the model: the expression its HNSW index is built on."""
-    return Cast("embedding", VectorField(dimensions=model_dimensions(model_name)))
+def embedding_expression(model_name: str, field: str = "embedding") -> Cast:
+    """``embedding::vector(N)`` for the model: the expression its HNSW index is built on
+    (``field`` names the column from another model: ``vector__embedding`` from a face)."""
+    return Cast(field, VectorField(dimensions=model_dimensions(model_name)))

@@ -5,24 +5,14 @@ here, so that no code path (admin, shell, a task) can break them.
 """
 
 from django.conf import settings
-from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
-from tagging.embeddings import embedding_expression
 from tagging.files import files_delete_on_commit
 from tagging.media_paths import crop_path, original_path, preview_path, thumbnail_path
-
-# HNSW graph of the face indexes. pgvector's defaults (m 16, ef_construction
-# 64) gave recall@10 0.86 at a million faces with ef_search 40 and 0.93 at 100:
-# too few links for that size. A denser graph, built with a wider candidate
-# list, finds more per candidate visited (figures in the README).
-HNSW_M = 24
-HNSW_EF_CONSTRUCTION = 128
-
 
 # --- Who may see what --------------------------------------------------------
 # The one access rule of the site (see DESIGN.md, "Access"). Every view,
@@ -316,8 +306,7 @@ class Face(models.Model):
     w = models.FloatField()
     h = models.FloatField()
     confidence = models.FloatField(null=True, blank=True)
-    # No fixed dimension: each model has its own size, and faces are only ever
-    # compared within one model through a partial index per model (below).
+    # Searched through its copy in ``FaceVector``, which the database keeps.
     embedding = VectorField(null=True, blank=True)
     model_name = models.CharField(max_length=40)
     person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="faces")
@@ -354,25 +343,8 @@ class Face(models.Model):
                 name="face_box_inside_photo",
             ),
         ]
-        # HNSW_M and HNSW_EF_CONSTRUCTION (below) come from `benchmark matching`.
+        # The HNSW graphs are on ``FaceVector`` (tagging.models_vectors).
         indexes = [
-            HnswIndex(
-                OpClass(embedding_expression("Dlib"), name="vector_cosine_ops"),
-                name="face_embedding_dlib_hnsw",
-                condition=Q(model_name="Dlib"),
-                m=HNSW_M,
-                ef_construction=HNSW_EF_CONSTRUCTION,
-            ),
-            # Suggestions search confirmed faces only. Filtering an index over
-            # all faces would starve the approximate search when few are
-            # confirmed; a partial index over just those faces cannot starve.
-            HnswIndex(
-                OpClass(embedding_expression("Dlib"), name="vector_cosine_ops"),
-                name="face_confirmed_dlib_hnsw",
-                condition=Q(model_name="Dlib", status="confirmed"),
-                m=HNSW_M,
-                ef_construction=HNSW_EF_CONSTRUCTION,
-            ),
             models.Index(fields=["person", "status"], name="face_person_status_idx"),
         ]
 
@@ -385,11 +357,15 @@ class Face(models.Model):
 from tagging.models_rejections import FaceRejection  # noqa: E402
 from tagging.models_site import Invitation, PersonClaim, WorkerHeartbeat  # noqa: E402
 from tagging.models_undo import Undo  # noqa: E402
+from tagging.models_vectors import HNSW_EF_CONSTRUCTION, HNSW_M, FaceVector  # noqa: E402
 
 __all__ = [
     "Album",
     "Face",
     "FaceRejection",
+    "FaceVector",
+    "HNSW_EF_CONSTRUCTION",
+    "HNSW_M",
     "Invitation",
     "Person",
     "PersonClaim",

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from pgvector.django import CosineDistance
 
-from tagging.embeddings import embedding_expression
 from tagging.models import Face, Person, Photo
-from tagging.selectors import hnsw_search_atomic
+from tagging.vectors import hnsw_search_atomic, nearest_first
 
 # Cut-offs of find by face, nearest first, per model: (strict, loose). Chosen by
 # `manage.py evaluate` on the 25 single-person photos of ../shared/faces/people
@@ -60,22 +59,23 @@ def _nearest_per_photo(query) -> dict[int, tuple[int, float]]:
 def photos_similar(*, user, embedding, model_name: str, limit: int = 24, exclude_face_id: int | None = None):
     """Visible photos with the faces most similar to ``embedding``, nearest first (deepface's
     ``find``, inside the site). One photo appears once, with its nearest face."""
-    distance = CosineDistance(embedding_expression(model_name), list(embedding))
-    faces = Face.objects.visible_to(user).filter(model_name=model_name, embedding__isnull=False)
+    faces = Face.objects.visible_to(user)
     if exclude_face_id is not None:
         faces = faces.exclude(pk=exclude_face_id)
-    columns = ("pk", "photo_id", "d")
-    query = faces.annotate(d=distance).order_by("d").values_list(*columns)[: limit * 4]
+    columns = ("pk", "photo_id", "nearest_distance")
+    query = nearest_first(faces, model_name=model_name, to=embedding).values_list(*columns)[: limit * 4]
     with hnsw_search_atomic(ef_search=max(settings.FACE_FILTERED_EF_SEARCH, limit * 8)):
         best = _nearest_per_photo(query)
     if len(best) < limit:
         # The approximate search keeps its candidates before the visibility
         # filter; when most faces near this one are on photos the viewer cannot
         # see (or are deleted rows not yet vacuumed), too few survive. Then an
-        # exact search over the visible faces: the distance on the uncast column
-        # is not the indexed expression, so no index can cut it short.
+        # exact search over the visible faces: the distance on the face's own,
+        # uncast column is not the indexed expression, so no index can cut it short.
         exact = CosineDistance("embedding", list(embedding))
-        best = _nearest_per_photo(faces.annotate(d=exact).order_by("d").values_list(*columns)[: limit * 4])
+        faces = faces.filter(model_name=model_name, embedding__isnull=False)
+        exact_first = faces.annotate(nearest_distance=exact).order_by("nearest_distance")
+        best = _nearest_per_photo(exact_first.values_list(*columns)[: limit * 4])
     photos = Photo.objects.in_bulk(list(best)[:limit])
     return [SimilarPhoto(photos[pid], *best[pid]) for pid in list(best)[:limit] if pid in photos]
 

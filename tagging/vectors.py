@@ -1,10 +1,10 @@
 """Vector reads: every nearest-neighbour query and embedding mean lives here, so
 the index expression and the evidence filters are used consistently.
 
-Vector queries order by ``embedding::vector(N) <=> query`` under a
-``model_name`` filter: exactly the shape of the model's partial HNSW indexes
-(see ``Face.Meta.indexes``), so PostgreSQL answers them from an index and never
-loads all embeddings.
+Vector queries (``nearest_first``) join a face to its ``FaceVector`` and order
+by ``embedding::vector(N) <=> query`` under a ``model_name`` filter: exactly
+the shape of the model's partial HNSW indexes (see ``FaceVector.Meta.indexes``),
+so PostgreSQL answers them from an index and never loads all embeddings.
 
 Recognition asks its questions for a whole batch of faces at once
 (``confirmed_near_each``, ``near_each``, ``people_centres``,
@@ -95,14 +95,32 @@ class Neighbour:
     distance: float
 
 
-def _neighbours(queryset: QuerySet[Face], embedding, model_name: str, limit: int) -> list[Neighbour]:
-    distance = CosineDistance(embedding_expression(model_name), list(embedding))
-    rows = (
-        queryset.filter(model_name=model_name, embedding__isnull=False)
-        .annotate(nearest_distance=distance)
-        .order_by("nearest_distance")
-        .values_list("pk", "photo_id", "person_id", "person__name", "status", "nearest_distance")[:limit]
-    )
+def nearest_first(faces: QuerySet[Face], *, model_name: str, to, confirmed: bool = False) -> QuerySet[Face]:
+    """``faces`` with an embedding of ``model_name``, nearest to ``to`` (a vector, or an
+    expression of one) first, annotated ``nearest_distance``.
+
+    The query is the shape of the model's HNSW index on ``FaceVector``, or of
+    its confirmed-only one when ``confirmed``: the caller's filters on the
+    face apply to what the index returns (see ``hnsw_search_atomic``).
+    """
+    column = "vector__embedding"
+    faces = faces.filter(vector__model_name=model_name)
+    if confirmed:
+        # The confirmed graph's predicate, for the planner to prove.
+        column = "vector__confirmed_embedding"
+        faces = faces.filter(vector__confirmed_embedding__isnull=False)
+    if not hasattr(to, "resolve_expression"):
+        to = list(to)
+    distance = CosineDistance(embedding_expression(model_name, column), to)
+    return faces.annotate(nearest_distance=distance).order_by("nearest_distance")
+
+
+def _neighbours(
+    queryset: QuerySet[Face], embedding, model_name: str, limit: int, *, confirmed: bool = False
+) -> list[Neighbour]:
+    rows = nearest_first(queryset, model_name=model_name, to=embedding, confirmed=confirmed).values_list(
+        "pk", "photo_id", "person_id", "person__name", "status", "nearest_distance"
+    )[:limit]
     with hnsw_search_atomic():
         return [
             Neighbour(pk, photo_id, person_id, bool(name), status, float(d))
@@ -127,7 +145,7 @@ def faces_confirmed_near(
     exclude = list(exclude_person_ids)
     if exclude:
         queryset = queryset.exclude(person_id__in=exclude)
-    return _neighbours(queryset, embedding, model_name, limit)
+    return _neighbours(queryset, embedding, model_name, limit, confirmed=True)
 
 
 def faces_near(
@@ -184,7 +202,9 @@ def _outer(column: str) -> RawSQL:
     return RawSQL(f"{_OUTER}.{column}", ())  # noqa: S611 (a column name of this module)
 
 
-def _each_nearest(inner: QuerySet[Face], *, face_ids: list[int], model_name: str, limit: int, columns):
+def _each_nearest(
+    inner: QuerySet[Face], *, face_ids: list[int], model_name: str, limit: int, columns, confirmed=False
+):
     """Rows ``(face_id, *columns, distance, rank)``: for each face of ``face_ids``, the
     ``limit`` faces of ``inner`` nearest to it, nearest first (rank 1).
 
@@ -193,7 +213,9 @@ def _each_nearest(inner: QuerySet[Face], *, face_ids: list[int], model_name: str
     short: on pgvector 0.6 a short answer is the sign that the filter dropped
     candidates the index had returned, and only those faces pay for the wide list.
     """
-    ask = functools.partial(_each_nearest_once, inner, model_name=model_name, limit=limit, columns=columns)
+    ask = functools.partial(
+        _each_nearest_once, inner, model_name=model_name, limit=limit, columns=columns, confirmed=confirmed
+    )
     rows = ask(face_ids=face_ids, ef_search=settings.FACE_BATCH_EF_SEARCH)
     found: dict[int, int] = defaultdict(int)
     for row in rows:
@@ -206,17 +228,20 @@ def _each_nearest(inner: QuerySet[Face], *, face_ids: list[int], model_name: str
 
 
 def _each_nearest_once(
-    inner: QuerySet[Face], *, face_ids: list[int], model_name: str, limit: int, columns, ef_search: int
+    inner: QuerySet[Face],
+    *,
+    face_ids: list[int],
+    model_name: str,
+    limit: int,
+    columns,
+    confirmed: bool,
+    ef_search: int,
 ):
     outer_embedding = RawSQL(  # noqa: S611 (column and dimension, no value)
         f"{_OUTER}.embedding::vector({model_dimensions(model_name)})", (), output_field=VectorField()
     )
-    nearest = (
-        inner.filter(model_name=model_name, embedding__isnull=False)
-        .annotate(nearest_distance=CosineDistance(embedding_expression(model_name), outer_embedding))
-        .order_by("nearest_distance")
-        .values_list(*columns, "nearest_distance")[:limit]
-    )
+    nearest = nearest_first(inner, model_name=model_name, to=outer_embedding, confirmed=confirmed)
+    nearest = nearest.values_list(*columns, "nearest_distance")[:limit]
     sql, params = nearest.query.sql_with_params()
     table = Face._meta.db_table
     query = (
@@ -248,7 +273,7 @@ def confirmed_near_each(*, faces: Iterable[Face], model_name: str, limit: int, s
     found: dict[int, list] = {face_id: [] for face_id in ids}
     columns = ("pk", "photo_id", "person_id", "person__name", "status")
     for face_id, pk, photo_id, person_id, name, status, distance, _ in _each_nearest(
-        inner, face_ids=ids, model_name=model_name, limit=limit, columns=columns
+        inner, face_ids=ids, model_name=model_name, limit=limit, columns=columns, confirmed=True
     ):
         found[face_id].append(Neighbour(pk, photo_id, person_id, bool(name), status, float(distance)))
     return found

@@ -1,31 +1,29 @@
-"""Rebuilding the face indexes by a migration keeps every face findable."""
+"""Migrations that rebuild or move the face indexes keep every face findable."""
 
 import numpy as np
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-from tagging.models import HNSW_EF_CONSTRUCTION, HNSW_M, Face
+from tagging.models import HNSW_EF_CONSTRUCTION, HNSW_M, Face, FaceVector
+from tagging.vectors import nearest_first
 
-# The migration before the one that rebuilt the indexes; the test then migrates to the latest.
+# The migration before the ones that rebuilt the indexes (0006) and moved them to
+# their own table (0010); the test then migrates to the latest.
 BEFORE = "0005_invitation_workerheartbeat"
 FACES = 3000
 SAMPLE = 300
 
 
-def _nearest_by_index(cursor, vector: str, *, confirmed: bool, limit: int) -> list[int]:
-    where = "model_name = 'Dlib'" + (" AND status = 'confirmed'" if confirmed else "")
-    cursor.execute(
-        f"SELECT id FROM tagging_face WHERE {where} "  # noqa: S608 (constant text, no input)
-        "ORDER BY embedding::vector(128) <=> %s::vector(128) LIMIT %s",
-        [vector, limit],
-    )
-    return [row[0] for row in cursor.fetchall()]
+def _nearest_by_index(vector: list[float], *, confirmed: bool, limit: int) -> list[int]:
+    """The site's own search (``vectors.nearest_first``), over all faces."""
+    faces = nearest_first(Face.all_objects.all(), model_name="Dlib", to=vector, confirmed=confirmed)
+    return list(faces.values_list("pk", flat=True)[:limit])
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_denser_hnsw_graph_migration_keeps_every_face_findable(member):
+def test_the_index_migrations_keep_every_face_findable(member):
     call_command("migrate", "tagging", BEFORE, verbosity=0)
     try:
         # The models as they were then: later migrations may have added columns.
@@ -69,32 +67,40 @@ def test_the_denser_hnsw_graph_migration_keeps_every_face_findable(member):
     with connection.cursor() as cursor:
         for name in ("face_embedding_dlib_hnsw", "face_confirmed_dlib_hnsw"):
             cursor.execute(
-                "SELECT i.indisvalid, c.reloptions FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = %s",
+                "SELECT i.indrelid::regclass::text, i.indisvalid, c.reloptions "
+                "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
                 [name],
             )
-            valid, options = cursor.fetchone()
-            assert valid, name
+            table, valid, options = cursor.fetchone()
+            assert (table, valid) == ("tagging_facevector", True), name
             assert sorted(options) == sorted([f"m={HNSW_M}", f"ef_construction={HNSW_EF_CONSTRUCTION}"])
 
-        cursor.execute("SET enable_seqscan = off")  # the index, not a scan, must find them
-        cursor.execute("SET hnsw.ef_search = 100")
-        cursor.execute(
-            "EXPLAIN SELECT id FROM tagging_face WHERE model_name = 'Dlib' "
-            "ORDER BY embedding::vector(128) <=> %s::vector(128) LIMIT 10",
-            ["[" + ",".join(["0.1"] * 128) + "]"],
-        )
-        assert "face_embedding_dlib_hnsw" in " ".join(row[0] for row in cursor.fetchall())
+    # Every embedded face has its searched copy, and only those.
+    copies = FaceVector.objects.values_list("face_id", "embedding", "confirmed_embedding")
+    assert sorted(face_id for face_id, _, _ in copies) == ids
+    position = {face_id: i for i, face_id in enumerate(ids)}
+    for face_id, embedding, confirmed_embedding in copies:
+        assert np.allclose(embedding, vectors[position[face_id]], atol=1e-6)
+        assert (confirmed_embedding is not None) == (face_id in confirmed)
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the index, not a scan, must find them
+        cursor.execute("SET LOCAL hnsw.ef_search = 100")
+        for confirmed_only, name in ((False, "face_embedding_dlib_hnsw"), (True, "face_confirmed_dlib_hnsw")):
+            plan = nearest_first(
+                Face.all_objects.all(), model_name="Dlib", to=[0.1] * 128, confirmed=confirmed_only
+            )[:10].explain()
+            assert name in plan, plan
         for position in sample:
             face_id = ids[position]
-            vector = "[" + ",".join(f"{value:.9g}" for value in vectors[position]) + "]"
+            vector = vectors[position].tolist()
             # Each face is its own nearest neighbour, and the index's ten
             # nearest are exactly the ten nearest by brute force.
             exact = np.argsort(1 - vectors @ vectors[position], kind="stable")[:10]
-            found = _nearest_by_index(cursor, vector, confirmed=False, limit=10)
+            found = _nearest_by_index(vector, confirmed=False, limit=10)
             assert found[0] == face_id
             assert set(found) == {ids[i] for i in exact}
             if face_id in confirmed:
-                found = _nearest_by_index(cursor, vector, confirmed=True, limit=10)
+                found = _nearest_by_index(vector, confirmed=True, limit=10)
                 assert found[0] == face_id
                 assert set(found) <= confirmed and len(found) == 10

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.db import connection, transaction
 
-from tagging import selectors
+from tagging import selectors, vectors
 from tagging.models import Album, Face, FaceRejection, Person, Photo
 from tagging.services import faces as face_actions
 from tagging.services import recognition
@@ -155,17 +155,11 @@ def test_people_who_opted_out_are_never_suggested(library):
 
 def test_suggestion_queries_use_the_hnsw_indexes(library):
     face = library.first("people/barack_obama/barack_obama_1.jpg")
-    distance = selectors.CosineDistance(selectors.embedding_expression("Dlib"), face.embedding)
-    confirmed = (
-        Face.objects.filter(model_name="Dlib", status=Face.Status.CONFIRMED, embedding__isnull=False)
-        .annotate(d=distance)
-        .order_by("d")[:10]
-    )
-    near = (
-        Face.objects.filter(model_name="Dlib", embedding__isnull=False)
-        .annotate(d=distance)
-        .order_by("d")[:10]
-    )
+    # The site's own search (every vector query orders through it).
+    confirmed_faces = Face.objects.filter(status=Face.Status.CONFIRMED)
+    to = face.embedding
+    confirmed = vectors.nearest_first(confirmed_faces, model_name="Dlib", to=to, confirmed=True)[:10]
+    near = vectors.nearest_first(Face.objects.all(), model_name="Dlib", to=to)[:10]
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Few rows: scanning and sorting would be cheaper, so forbid both to

@@ -173,7 +173,7 @@ def _search(queries: np.ndarray) -> tuple[list[float], list[list[int]]]:
         start = time.perf_counter()
         rows = list(faces_nearest(embedding=query.tolist(), model_name=MODEL, limit=NEIGHBOURS))
         latencies.append(time.perf_counter() - start)
-        found.append([face.pk for face in rows])
+        found.append([face_id for face_id, _ in rows])
     return latencies, found
 
 
@@ -227,5 +227,5 @@ def _sql_exact_check(queries: np.ndarray, exact: list[list[int]]) -> float:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_indexscan = off")
             rows = faces_nearest(embedding=query.tolist(), model_name=MODEL, limit=NEIGHBOURS)
-            found.append([face.pk for face in rows])
+            found.append([face_id for face_id, _ in rows])
     return _recall(found, exact[:SQL_EXACT_CHECKS])
