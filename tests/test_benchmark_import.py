@@ -54,3 +54,20 @@ def test_it_imports_through_worker_processes_that_read_the_photos_from_the_bucke
     )
     # The run's folder in the bucket went with its scratch database.
     assert seaweed.keys(s3_media) == []
+
+
+def test_copies_of_the_folder_are_new_photos_of_the_same_size(tmp_path, faces_dir):
+    import hashlib
+
+    from PIL import Image, ImageOps
+
+    from devtools.benchmarks.imports import _reencode
+
+    files = [faces_dir / name for name in PHOTOS]
+    copies = _reencode(files, None, tmp_path, copies=3)
+
+    assert len(copies) == 3 * len(files)
+    assert len({hashlib.sha256(path.read_bytes()).hexdigest() for path in copies}) == len(copies)
+    for position, path in enumerate(copies):
+        with Image.open(path) as copy, Image.open(files[position % len(files)]) as original:
+            assert copy.size == ImageOps.exif_transpose(original).size

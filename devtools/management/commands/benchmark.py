@@ -63,6 +63,9 @@ class Command(BaseCommand):
         import_parser.add_argument(
             "--megapixels", type=float, default=None, help="re-encode every photo at about this size first"
         )
+        import_parser.add_argument(
+            "--copies", type=int, default=1, help="upload the folder this many times over (distinct copies)"
+        )
         import_parser.add_argument("--json", action="store_true", dest="as_json")
         pages_parser = benchmarks.add_parser(
             "pages", help="album page with many photos and people page with many people: time and queries"
@@ -89,6 +92,7 @@ class Command(BaseCommand):
                 options["path"],
                 workers=options["workers"],
                 megapixels=options["megapixels"],
+                copies=options["copies"],
                 as_json=as_json,
                 stdout=self.stdout,
             )
