@@ -49,6 +49,14 @@ def test_it_recognises_known_people_without_wrong_suggestions(report):
     assert report["named_wrong"] == report["grouped_wrong"] == report["ungrouped_wrong"] == 0
 
 
+def test_two_processes_recognise_a_second_batch_at_once_and_as_well(report):
+    assert report["recognize_workers"] == 2 and report["recognize_1000_seconds_workers"] > 0
+    concurrent = report["recognize_workers_outcome"]
+    assert sum(concurrent.values()) == 1000
+    assert concurrent["named_right"] > 0
+    assert concurrent["named_wrong"] == concurrent["grouped_wrong"] == concurrent["ungrouped_wrong"] == 0
+
+
 def test_it_leaves_the_test_database_alone(report):
     assert connection.settings_dict["NAME"].startswith("test_")
     assert not Face.objects.exists()
@@ -64,6 +72,7 @@ def test_it_prints_one_json_object_with_the_keys_of_the_issue(report):
         "recall_at_10",
         "recognize_1000_seconds",
         "recognize_queries_per_face",
+        "recognize_1000_seconds_workers",
         "index_mb",
         "pgvector",
         "halfvec",

@@ -31,6 +31,7 @@ def run(
     m: int | None = None,
     ef_construction: int | None = None,
     compare: tuple[int, int] | None = None,
+    workers: int = 2,
 ) -> dict:
     """Measure; write a report (or one JSON object) to ``stdout``; return the figures.
 
@@ -38,6 +39,7 @@ def run(
     than the model's (what a migration would change), to compare them on the
     same library (same ``seed``). ``compare`` (m, ef_construction) also
     measures such a graph side by side with the model's, in this run.
+    ``workers`` processes recognise a second batch of new faces at once.
     """
     say: Callable[[str], None] = (lambda line: None) if as_json else stdout.write
     rng = np.random.default_rng(seed)
@@ -61,7 +63,7 @@ def run(
         if compare:
             _compare_graphs(rng, library, report, say, compare)
         _confirmed_nearest(rng, library, report, say)
-        _recognize(rng, library, report, say)
+        _recognize(rng, library, report, say, workers=workers)
         report["server_notices"] = sorted(set(notices))
     for notice in report["server_notices"]:
         say(f"server: {notice}")

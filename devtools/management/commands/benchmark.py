@@ -38,6 +38,12 @@ class Command(BaseCommand):
         matching_parser.add_argument("--faces", type=_face_count, default=100_000)
         matching_parser.add_argument("--seed", type=int, default=0)
         matching_parser.add_argument("--json", action="store_true", dest="as_json")
+        matching_parser.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="processes that recognise a second batch at once (the site runs 2 workers by default)",
+        )
         matching_parser.add_argument("--m", type=int, default=None, help="HNSW m instead of the model's")
         matching_parser.add_argument(
             "--ef-construction", type=int, default=None, help="HNSW ef_construction instead of the model's"
@@ -84,6 +90,7 @@ class Command(BaseCommand):
                 m=options["m"],
                 ef_construction=options["ef_construction"],
                 compare=options["compare"],
+                workers=options["workers"],
             )
         elif benchmark == "import":
             from devtools.benchmarks import imports
