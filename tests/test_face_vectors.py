@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tagging.models import Album, Face, FaceVector, Person, Photo
 from tagging.vectors import confirmed_near_each, faces_confirmed_near, faces_near
+from tests.plans import forbid_scans_and_sorts
 
 
 def _vector(seed: int) -> list[float]:
@@ -134,11 +135,7 @@ def test_the_batched_suggestion_search_can_only_be_served_by_the_confirmed_graph
     sql = next(q["sql"] for q in queries.captured_queries if "LATERAL" in q["sql"])
 
     with transaction.atomic(), connection.cursor() as cursor:
-        # Few rows: a scan of the copies joined to the faces and sorted would be cheaper
-        # (the plan a full run chose once its statistics covered earlier tests' rows), so
-        # forbid scanning and sorting to ask which graph the ordered search can use.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
+        forbid_scans_and_sorts(cursor)
         cursor.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
 

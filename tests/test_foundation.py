@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from photosite.celery import app
 from tagging.models import Album, Face, Photo
 from tagging.selectors import faces_near
+from tests.plans import forbid_scans_and_sorts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,11 +71,7 @@ def test_the_nearest_face_query_uses_the_hnsw_index(member):
         faces_near(embedding=_unit(rng.normal(size=128)), model_name="Dlib", limit=5)
     (sql,) = [q["sql"] for q in queries.captured_queries if "<=>" in q["sql"]]
     with connection.cursor() as cursor:
-        # With 200 rows a scan, or the copies read by key and sorted, is cheaper, so
-        # the planner would rightly skip the index; forbid both to prove the index
-        # can serve the query.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
+        forbid_scans_and_sorts(cursor)  # 200 rows: the index must still serve the query
         cursor.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
 

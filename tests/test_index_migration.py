@@ -8,6 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from tagging.models import HNSW_EF_CONSTRUCTION, HNSW_M, Face, FaceVector
 from tagging.vectors import nearest_first
+from tests.plans import forbid_scans_and_sorts
 
 # The migration before the ones that rebuilt the indexes (0006) and moved them to
 # their own table (0010); the test then migrates to the latest.
@@ -84,9 +85,7 @@ def test_the_index_migrations_keep_every_face_findable(member):
         assert (confirmed_embedding is not None) == (face_id in confirmed)
 
     with transaction.atomic(), connection.cursor() as cursor:
-        # The index, not a scan or a sort of every copy, must find them.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
+        forbid_scans_and_sorts(cursor)  # the index, not a scan or a sort of every copy, must find them
         cursor.execute("SET LOCAL hnsw.ef_search = 100")
         for confirmed_only, name in ((False, "face_embedding_dlib_hnsw"), (True, "face_confirmed_dlib_hnsw")):
             plan = nearest_first(

@@ -10,6 +10,7 @@ from tagging import selectors, vectors
 from tagging.models import Album, Face, FaceRejection, Person, Photo
 from tagging.services import faces as face_actions
 from tagging.services import recognition
+from tests.plans import forbid_scans_and_sorts
 
 # Transactional: the library fixture vacuums the face indexes first (see conftest).
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -162,10 +163,7 @@ def test_suggestion_queries_use_the_hnsw_indexes(library):
     near = vectors.nearest_first(Face.objects.all(), model_name="Dlib", to=to)[:10]
     with transaction.atomic():
         with connection.cursor() as cursor:
-            # Few rows: scanning and sorting would be cheaper, so forbid both to
-            # prove the index can serve the ordered search.
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_sort = off")
+            forbid_scans_and_sorts(cursor)
         confirmed_plan, near_plan = confirmed.explain(), near.explain()
 
     assert "face_confirmed_dlib_hnsw" in confirmed_plan

@@ -38,7 +38,7 @@ def _recognize_one_by_one(rng: np.random.Generator, library: Library, report: di
     face_ids, people = _new_faces(rng, library, NEW_FACES)
     report["insert_1000_seconds"] = time.perf_counter() - start
 
-    photo_ids = sorted(set(Face.objects.filter(pk__in=face_ids).values_list("photo_id", flat=True)))
+    photo_ids = _photo_ids(face_ids)
     queries = 0
     batch_queries: list[tuple[str, tuple]] = []
 
@@ -93,7 +93,7 @@ def _recognize_concurrently(rng: np.random.Generator, library: Library, report: 
     works. The photos are dealt out in turn; grouping still takes its lock.
     """
     face_ids, people = _new_faces(rng, library, NEW_FACES, batch="concurrent")
-    photo_ids = sorted(set(Face.objects.filter(pk__in=face_ids).values_list("photo_id", flat=True)))
+    photo_ids = _photo_ids(face_ids)
     # Each process opens its own connection to the scratch database; none may
     # inherit this one's socket. This connection's session settings end here.
     connection.close()
@@ -122,6 +122,10 @@ def _recognize_concurrently(rng: np.random.Generator, library: Library, report: 
         f"{outcome['grouped_right']} of {grouped} joined their group, "
         f"{outcome['grouped_wrong']} another person's"
     )
+
+
+def _photo_ids(face_ids: list[int]) -> list[int]:
+    return sorted(set(Face.objects.filter(pk__in=face_ids).values_list("photo_id", flat=True)))
 
 
 def _recognize_photos(photo_ids: list[int]) -> None:
