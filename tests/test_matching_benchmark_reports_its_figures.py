@@ -93,7 +93,7 @@ def test_it_builds_with_the_hnsw_parameters_it_is_given(django_db_blocker):
             "--ef-construction",
             "32",
             "--compare",
-            "4,8",
+            "8,16",
             "--json",
             stdout=out,
         )
@@ -105,7 +105,7 @@ def test_it_builds_with_the_hnsw_parameters_it_is_given(django_db_blocker):
     compared = report["graph_comparison"]
     assert {key: (graph["m"], graph["ef_construction"]) for key, graph in compared.items()} == {
         "model": (8, 32),
-        "against": (4, 8),
+        "against": (8, 16),
     }
     for graph in compared.values():
         assert graph["build_seconds"] > 0 and graph["index_mb"] > 0
