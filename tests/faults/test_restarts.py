@@ -52,11 +52,11 @@ def test_the_site_and_a_worker_recover_by_themselves_when_postgresql_restarts(se
     tmp_path = served_var.parent
     import socket
 
-    import pgserver
     import requests
-    from pgserver._commands import pg_ctl
 
-    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+    from photosite.embedded import pg_ctl, postgres_server
+
+    server = postgres_server(tmp_path / "pg", cleanup_mode="stop")
     info = server.get_postmaster_info()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -112,7 +112,7 @@ def test_the_site_and_a_worker_recover_by_themselves_when_postgresql_restarts(se
         sweep()
         _wait_log(worker_log, "succeeded", worker, seconds=30)
 
-        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=tmp_path / "pg", user=server.system_user)
+        pg_ctl(server, "-w", "-m", "fast", "restart")
 
         # The next request and the next task each get a fresh connection, not an error.
         started = time.monotonic()
@@ -128,8 +128,8 @@ def test_the_site_and_a_worker_recover_by_themselves_when_postgresql_restarts(se
     finally:
         _stop(web)
         _stop(worker)
-        # pgserver stops the server it started, but not the one pg_ctl restarted.
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=tmp_path / "pg", user=server.system_user)
+        # The library stops the server it started, but not the one pg_ctl restarted.
+        pg_ctl(server, "-w", "-m", "fast", "stop")
 
 
 @pytest.mark.django_db(transaction=True)
