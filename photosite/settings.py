@@ -171,11 +171,10 @@ else:
 # database restart a stale connection is replaced instead of failing the
 # request or task.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Candidates an HNSW search keeps (pgvector's hnsw.ef_search, 40 unless set). At
-# 40 a nearest-face search finds 95% of the true ten nearest among 100,000 faces;
-# 160 finds 98.8% with p95 3.5 ms (`manage.py benchmark matching`). Searches that
-# filter rows raise it further for their own transaction (selectors.hnsw_search_atomic).
-FACE_EF_SEARCH = env_int("FACE_EF_SEARCH", 160)
+# Candidates an HNSW search keeps (pgvector's hnsw.ef_search, 40 unless set). Of
+# the true ten nearest among a million faces, 94% found at 40, 98.1% at 160, 98.5%
+# at 200 (`benchmark matching`). Filtered searches set their own (hnsw_search_atomic).
+FACE_EF_SEARCH = env_int("FACE_EF_SEARCH", 200)
 # A statement that runs longer than this is a bug or a lock pile-up: fail it
 # instead of letting a request or a task hang.
 STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 60000)
