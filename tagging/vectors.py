@@ -306,17 +306,6 @@ def near_each(*, face_ids: list[int], model_name: str, limit: int) -> tuple[dict
     return found, embeddings
 
 
-def faces_state(*, face_ids: Iterable[int]) -> dict[int, tuple[int | None, bool, str]]:
-    """Face id -> (person id, whether the person has a name, status) of those of
-    ``face_ids`` still open to grouping (``grouping_evidence``). One query."""
-    rows = (
-        grouping_evidence()
-        .filter(pk__in=list(face_ids))
-        .values_list("pk", "person_id", "person__name", "status")
-    )
-    return {pk: (person_id, bool(name), status) for pk, person_id, name, status in rows}
-
-
 def people_centres(
     *, person_ids: Iterable[int], model_name: str, confirmed_only: bool = True, seen_by=None
 ) -> dict[int, list]:

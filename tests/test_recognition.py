@@ -343,33 +343,3 @@ def test_no_suggestion_without_a_clear_margin_over_the_next_person(member, setti
 
     between.refresh_from_db()
     assert between.person_id not in (ann.pk, bob.pk)
-
-
-def test_grouping_judges_neighbours_read_before_the_lock_as_they_are_under_it(member, settings):
-    """Recognition searches before it takes the grouping lock; meanwhile another
-    worker may have grouped the neighbours, or the face itself."""
-    settings.FACE_CLUSTER_MAX_DISTANCE, settings.FACE_MATCH_THRESHOLD = 0.075, 0.09
-    face, neighbour = _faces_at(member, [0, 3])
-    nearby = recognition.Neighbourhood([face])
-    assert [n.status for n in nearby.neighbours[face.pk][:1]] == [Face.Status.UNASSIGNED]
-    # Another worker, between the search and the lock: the neighbour starts a group.
-    group = Person.objects.create()
-    Face.objects.filter(pk=neighbour.pk).update(person=group, status=Face.Status.SUGGESTED, distance=0.0)
-
-    with transaction.atomic():
-        recognition.faces_group(faces=[face], neighbourhood=nearby)
-
-    # The face joins that group: read as it was searched, the neighbour looked
-    # ungrouped and the face would have started a second group for one person.
-    assert Face.objects.get(pk=face.pk).person_id == group.pk
-    assert Person.objects.filter(name="").count() == 1
-
-    # A face that another worker put in a group meanwhile is left in it, though
-    # the group of its neighbours is near.
-    (late,) = _faces_at(member, [2])
-    nearby = recognition.Neighbourhood([late])
-    elsewhere = Person.objects.create()
-    Face.objects.filter(pk=late.pk).update(person=elsewhere, status=Face.Status.SUGGESTED, distance=0.05)
-    with transaction.atomic():
-        recognition.faces_group(faces=[late], neighbourhood=nearby)
-    assert Face.objects.get(pk=late.pk).person_id == elsewhere.pk

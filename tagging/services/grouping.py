@@ -45,15 +45,9 @@ def group_centre(*, person_id: int) -> np.ndarray | None:
     return centre / (np.linalg.norm(centre) or 1.0)
 
 
-class Neighbourhood:
-    """The neighbours of a batch's unassigned faces, and the embeddings of those
-    still ungrouped: the HNSW searches of a grouping pass, one query per model.
-
-    Read before the grouping lock is taken (the searches are most of a pass, and
-    two workers may run them at once); ``refresh`` then re-reads, under the
-    lock, what another worker may have changed since: whose face each neighbour
-    is now, and whether it may still be grouped with at all.
-    """
+class _Pass:
+    """One grouping pass over a batch: the neighbours of its faces, read once, and
+    the changes the pass made since, which ``current`` lays over them."""
 
     def __init__(self, faces: Iterable[Face]):
         by_model: dict[str, list[int]] = defaultdict(list)
@@ -67,37 +61,6 @@ class Neighbourhood:
             found, embeddings = vectors.near_each(face_ids=ids, model_name=model_name, limit=limit)
             self.neighbours.update(found)
             self.embeddings.update(embeddings)
-
-    def refresh(self, faces: list[Face]) -> list[Face]:
-        """Bring the neighbours and the batch's own ``faces`` up to date, in one query.
-        Returns the faces still there to group (not deleted or marked not a face)."""
-        ids = {n.face_id for near in self.neighbours.values() for n in near} | {face.pk for face in faces}
-        now = vectors.faces_state(face_ids=ids)
-        self.neighbours = {
-            face_id: [
-                replace(
-                    n, person_id=now[n.face_id][0], person_named=now[n.face_id][1], status=now[n.face_id][2]
-                )
-                for n in near
-                if n.face_id in now
-            ]
-            for face_id, near in self.neighbours.items()
-        }
-        for face in faces:
-            if face.pk in now:
-                face.person_id, _, face.status = now[face.pk]
-        return [face for face in faces if face.pk in now]
-
-
-class _Pass:
-    """One grouping pass over a batch: the neighbours of its faces, read once, and
-    the changes the pass made since, which ``current`` lays over them."""
-
-    def __init__(self, faces: Iterable[Face], neighbourhood: Neighbourhood | None = None):
-        if neighbourhood is None:
-            neighbourhood = Neighbourhood(faces)
-        self.neighbours = neighbourhood.neighbours
-        self.embeddings = neighbourhood.embeddings
         self.joined: dict[int, int] = {}  # face -> the group it joined in this pass
         self.merged: dict[int, int] = {}  # unnamed group -> the group it was merged into
 
@@ -227,15 +190,13 @@ def _join_existing(face: Face, person_id: int, d: float) -> bool:
     return _join(face, person_id, d)
 
 
-def faces_group(*, faces: Iterable[Face], neighbourhood: Neighbourhood | None = None) -> None:
+def faces_group(*, faces: Iterable[Face]) -> None:
     """Group a batch of faces with no named suggestion, in one pass (see ``face_group``);
     faces not dense enough are tried once more after the others. Run it under the
-    grouping lock; a ``neighbourhood`` read before the lock is refreshed here."""
+    grouping lock."""
     faces = list(faces)
     with transaction.atomic(savepoint=False):
-        if neighbourhood is not None:
-            faces = neighbourhood.refresh(faces)
-        grouping = _Pass(faces, neighbourhood)
+        grouping = _Pass(faces)
         deferred = [face for face in faces if not grouping.group(face)]
         for face in deferred:
             grouping.group(face)

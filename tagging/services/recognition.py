@@ -17,14 +17,13 @@ from django.db.models import QuerySet
 
 from tagging import selectors, vectors
 from tagging.models import Face, Person
+from tagging.services.grouping import distance as _distance
 from tagging.services.grouping import (  # noqa: F401 (grouping's entry points, under their old address)
-    Neighbourhood,
     face_group,
     faces_group,
     group_centre,
     unnamed_groups_prune,
 )
-from tagging.services.grouping import distance as _distance
 from tagging.services.thresholds import (  # noqa: F401 (the thresholds, under their old address)
     CALIBRATED_GROUPING,
     CALIBRATED_THRESHOLDS,
@@ -213,12 +212,10 @@ def _recognize(faces: QuerySet[Face]) -> None:
     suggested = faces_suggest(faces=faces)
     unknown = [face for face in faces if face.pk not in suggested]
     if unknown:
-        # The searches before the lock, so that workers run them side by side;
-        # then one short transaction for the batch (a photo's faces): one lock, one commit.
-        nearby = Neighbourhood(unknown)
+        # One short transaction for the batch (a photo's faces): one lock, one commit.
         with transaction.atomic():
             _group_lock()
-            faces_group(faces=unknown, neighbourhood=nearby)
+            faces_group(faces=unknown)
     # A suggestion may have taken a face out of the unnamed group it was in.
     unnamed_groups_prune(person_ids=held)
 
