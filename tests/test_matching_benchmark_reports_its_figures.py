@@ -3,13 +3,16 @@
 import json
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from devtools.benchmarks.matching.recognize import _wrong_names
 from devtools.management.commands.benchmark import Command
-from tagging.models import Face
+from tagging.models import Album, Face, Person, Photo
 
 # The benchmark creates and drops a scratch database of its own, which cannot
 # happen inside the transaction that wraps an ordinary django_db test.
@@ -47,6 +50,7 @@ def test_its_nearest_neighbour_query_uses_the_hnsw_index(report):
 def test_it_recognises_known_people_without_wrong_suggestions(report):
     assert report["named_right"] > 0
     assert report["named_wrong"] == report["grouped_wrong"] == report["ungrouped_wrong"] == 0
+    assert report["recognize_wrong_names"] == 0
 
 
 def test_two_processes_recognise_a_second_batch_at_once_and_as_well(report):
@@ -55,6 +59,7 @@ def test_two_processes_recognise_a_second_batch_at_once_and_as_well(report):
     assert sum(concurrent.values()) == 1000
     assert concurrent["named_right"] > 0
     assert concurrent["named_wrong"] == concurrent["grouped_wrong"] == concurrent["ungrouped_wrong"] == 0
+    assert report["recognize_workers_wrong_names"] == 0
 
 
 def test_it_leaves_the_test_database_alone(report):
@@ -127,3 +132,21 @@ def test_the_pipeline_benchmark_takes_a_path():
     parser = Command().create_parser("manage.py", "benchmark")
     options = parser.parse_args(["pipeline", "photos", "--json"])
     assert (options.benchmark, options.path, options.as_json) == ("pipeline", Path("photos"), True)
+
+
+def test_a_face_given_a_named_person_not_its_own_counts_as_a_wrong_name(member):
+    ann, group = Person.objects.create(name="Ann"), Person.objects.create()
+    album = Album.objects.create(owner=member, title="wrong names")
+    photo = Photo.objects.create(album=album, uploaded_by=member, content_hash="w", width=10, height=10)
+
+    def face(person):
+        status = Face.Status.SUGGESTED if person else Face.Status.UNASSIGNED
+        return Face.objects.create(photo=photo, x=0, y=0, w=1, h=1, person=person, status=status).pk
+
+    # FaceSpace people 0 (Ann, named) and 1 (an unnamed group); 2 is a newcomer.
+    library = SimpleNamespace(person_ids={0: ann.pk, 1: group.pk}, named={0})
+    faces = [face(ann), face(ann), face(group), face(ann), face(None)]
+    people = np.array([0, 1, 1, 2, 2])
+    # Ann's own face is right; the group's face and the newcomer given Ann are wrong
+    # names; a face joining an unnamed group is no name at all.
+    assert _wrong_names(library, faces, people) == 2

@@ -61,6 +61,7 @@ def _recognize_one_by_one(rng: np.random.Generator, library: Library, report: di
     report["recognize_photos"] = len(photo_ids)
     report["recognize_batch_plans_use_hnsw"] = _plans_use_hnsw(batch_queries)
     report.update(_outcome(library, face_ids, people))
+    report["recognize_wrong_names"] = _wrong_names(library, face_ids, people)
     r = report
     say(
         f"Recognise {len(face_ids):,} new faces on {len(photo_ids):,} photos (recognition.photo_recognize; "
@@ -84,6 +85,7 @@ def _recognize_one_by_one(rng: np.random.Generator, library: Library, report: di
         f"grouped, {r['ungrouped_wrong']} joined an existing person, {r['ungrouped_unassigned']} "
         "left unassigned"
     )
+    say(f"  faces given the name of someone else, of all kinds: {r['recognize_wrong_names']}")
 
 
 def _recognize_concurrently(rng: np.random.Generator, library: Library, report: dict, say, *, workers: int):
@@ -112,6 +114,7 @@ def _recognize_concurrently(rng: np.random.Generator, library: Library, report: 
     report["recognize_workers"] = workers
     report["recognize_1000_seconds_workers"] = seconds
     report["recognize_workers_outcome"] = outcome
+    report["recognize_workers_wrong_names"] = _wrong_names(library, face_ids, people)
     say(
         f"Recognise {len(face_ids):,} more new faces on {len(photo_ids):,} photos with {workers} processes "
         f"at once, as the site's workers do: {seconds:.2f} s"
@@ -120,7 +123,8 @@ def _recognize_concurrently(rng: np.random.Generator, library: Library, report: 
     say(
         f"  {outcome['named_right']} of {named} named right, {outcome['named_wrong']} wrong; "
         f"{outcome['grouped_right']} of {grouped} joined their group, "
-        f"{outcome['grouped_wrong']} another person's"
+        f"{outcome['grouped_wrong']} another person's; given someone else's name: "
+        f"{report['recognize_workers_wrong_names']}"
     )
 
 
@@ -205,3 +209,16 @@ def _outcome(library: Library, face_ids: list[int], people: np.ndarray) -> dict:
             result = "new_group"
         outcome[f"{kind}_{result}"] += 1
     return outcome
+
+
+def _wrong_names(library: Library, face_ids: list[int], people: np.ndarray) -> int:
+    """Faces suggested a named person who is not theirs, whoever they are: a
+    newcomer or the face of someone in an unnamed group joining a named person is
+    a wrong name, where ``_outcome`` counts it only as joining an existing person."""
+    named = {library.person_ids[person] for person in library.named}
+    found = dict(Face.objects.filter(pk__in=face_ids).values_list("pk", "person_id"))
+    return sum(
+        1
+        for face_id, person in zip(face_ids, people.tolist(), strict=True)
+        if found[face_id] in named and found[face_id] != library.person_ids.get(person)
+    )
