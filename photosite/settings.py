@@ -171,9 +171,9 @@ else:
 # database restart a stale connection is replaced instead of failing the
 # request or task.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Candidates an HNSW search keeps (pgvector's hnsw.ef_search, 40 unless set). Of
-# the true ten nearest among a million faces, 94% found at 40, 98.1% at 160, 98.5%
-# at 200 (`benchmark matching`). Filtered searches set their own (hnsw_search_atomic).
+# Candidates an HNSW search keeps (pgvector's hnsw.ef_search, 40 unless set). Of the
+# true ten nearest among a million faces, runs of `benchmark matching` found 97.6-98.1%
+# at 160, 98.3-98.6% at 200. Filtered searches set their own (hnsw_search_atomic).
 FACE_EF_SEARCH = env_int("FACE_EF_SEARCH", 200)
 # A statement that runs longer than this is a bug or a lock pile-up: fail it
 # instead of letting a request or a task hang.
