@@ -47,10 +47,13 @@ def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
     person must
 
     - be supported as a whole: at least ``FACE_SUGGEST_MIN_SUPPORT`` of their
-      confirmed faces within the threshold, or the face within the threshold of
+      confirmed faces within the threshold; or, when fewer are, one of them or
       the centre of all their confirmed faces (for a person with one confirmed
-      face, that face). One borderline neighbour of a person with many faces is
-      not enough: that is how a review drifts to a look-alike;
+      face, that face) within the stricter grouping distance. One borderline
+      neighbour is not enough: that is how a review drifts to a look-alike, and
+      among many people a stranger's face lies as near as that (at a million
+      faces, a newcomer was named after a person 0.084 away, with their centre
+      0.086 away, both within the match threshold);
     - have the most votes, and their nearest face be nearer by
       ``FACE_SUGGEST_MARGIN`` than any other person's among the neighbours.
 
@@ -67,13 +70,17 @@ def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
     found: dict[int, Suggestion | None] = {}
     for (_, model_name), batch in batches.items():
         owner = batch[0].photo.album.owner
-        threshold = match_threshold(model_name)
+        threshold, strict = match_threshold(model_name), cluster_max_distance(model_name)
         near = vectors.confirmed_near_each(
             faces=batch, model_name=model_name, limit=settings.FACE_SUGGEST_NEIGHBOURS, seen_by=owner
         )
         votes = {face.pk: _vote(near[face.pk], threshold) for face in batch}
+        # A vote of too few neighbours stands on one of them or the person's centre
+        # being as near as grouping asks: the centre is read only where the neighbour is not.
         weak = {
-            vote[0] for vote in votes.values() if vote and len(vote[1]) < settings.FACE_SUGGEST_MIN_SUPPORT
+            vote[0]
+            for vote in votes.values()
+            if vote and len(vote[1]) < settings.FACE_SUGGEST_MIN_SUPPORT and min(vote[1]) > strict
         }
         centres = (
             vectors.people_centres(person_ids=weak, model_name=model_name, seen_by=owner) if weak else {}
@@ -83,9 +90,9 @@ def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
             if votes[face.pk] is None:
                 continue
             person_id, best = votes[face.pk]
-            if len(best) < settings.FACE_SUGGEST_MIN_SUPPORT:
+            if len(best) < settings.FACE_SUGGEST_MIN_SUPPORT and min(best) > strict:
                 centre = centres.get(person_id)
-                if centre is None or _distance(face.embedding, centre) > threshold:
+                if centre is None or _distance(face.embedding, centre) > strict:
                     continue
             found[face.pk] = Suggestion(person_id=person_id, distance=min(best))
     return found
