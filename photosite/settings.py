@@ -357,7 +357,8 @@ FACE_SUGGEST_NEIGHBOURS = env_int("FACE_SUGGEST_NEIGHBOURS", 10)
 # The suggested person's nearest face must beat any other person's by this, or no suggestion.
 FACE_SUGGEST_MARGIN = env_float("FACE_SUGGEST_MARGIN", 0.01)
 # A suggestion needs this many confirmed faces of the person within the match
-# threshold; with fewer, one of them or their centre within the grouping distance.
+# threshold, or the face within it of the centre of all their confirmed faces
+# (and one of them or the centre within the grouping distance).
 FACE_SUGGEST_MIN_SUPPORT = env_int("FACE_SUGGEST_MIN_SUPPORT", 2)
 # Grouping of unknown faces (incremental DBSCAN): a face with at least
 # FACE_CLUSTER_MIN_FACES faces (itself included) within FACE_CLUSTER_MAX_DISTANCE

@@ -10,6 +10,7 @@ from tagging import selectors, vectors
 from tagging.models import Album, Face, FaceRejection, Person, Photo
 from tagging.services import faces as face_actions
 from tagging.services import recognition
+from tests.circle import faces_at
 from tests.plans import forbid_scans_and_sorts
 
 # Transactional: the library fixture vacuums the face indexes first (see conftest).
@@ -201,52 +202,13 @@ def test_a_few_confirmed_faces_among_many_are_still_found(member):
     assert [n.face_id for n in found] == [far.pk]
 
 
-def _faces_at(member, degrees: list[float]) -> list[Face]:
-    """Faces on photos of their own whose embeddings lie on one circle, at these angles:
-    cosine distance 1 - cos(angle between them), so the geometry is exact."""
-    return _faces_along(member, [_towards(angle, (1.0, 0.0)) for angle in degrees])
-
-
-def _towards(degrees: float, direction: tuple[float, ...]) -> np.ndarray:
-    """The unit vector ``degrees`` away from the first axis, towards ``direction``
-    (a unit vector in the next axes): cosine distance to the first axis 1 - cos(degrees)."""
-    vector = np.zeros(128)
-    vector[0] = np.cos(np.radians(degrees))
-    vector[1 : 1 + len(direction)] = np.sin(np.radians(degrees)) * np.asarray(direction)
-    return vector
-
-
-def _faces_along(member, embeddings: list[np.ndarray]) -> list[Face]:
-    """Faces on photos of their own with these embeddings."""
-    import hashlib
-
-    album = Album.objects.create(owner=member, title=f"Circle {Album.objects.count()}")
-    faces = []
-    for index, vector in enumerate(embeddings):
-        photo = Photo.objects.create(
-            album=album,
-            uploaded_by=member,
-            display_name=f"{index}.jpg",
-            status=Photo.Status.DONE,
-            content_hash=hashlib.sha256(f"{album.title} {index}".encode()).hexdigest(),
-            width=100,
-            height=100,
-        )
-        faces.append(
-            Face.objects.create(
-                photo=photo, x=0.1, y=0.1, w=0.5, h=0.5, embedding=vector.tolist(), model_name="Dlib"
-            )
-        )
-    return faces
-
-
 def test_a_face_near_one_member_of_a_group_but_far_from_its_centre_does_not_join_it(member, settings):
     settings.FACE_CLUSTER_MAX_DISTANCE, settings.FACE_MATCH_THRESHOLD = 0.075, 0.09
     # A group at 0, 10 and 20 degrees (centre at 10). The edge face is 20
     # degrees (0.060) from the group's edge member, within the grouping distance,
     # but 30 degrees (0.134) from its centre and from every other member: a
     # look-alike reached by chaining.
-    a1, a2, a3, edge, central = _faces_at(member, [0, 10, 20, 40, 12])
+    a1, a2, a3, edge, central = faces_at(member, [0, 10, 20, 40, 12])
     with transaction.atomic():
         assert recognition.face_group(face=a1)
     group = {f.person_id for f in Face.objects.filter(pk__in=[a1.pk, a2.pk, a3.pk])}
@@ -266,7 +228,7 @@ def test_a_face_near_one_member_of_a_group_but_far_from_its_centre_does_not_join
 def test_two_unnamed_groups_whose_centres_come_close_merge(member, settings):
     # Two pairs 21 degrees apart (0.066 between centres) that formed apart (as
     # under a stricter distance), then a face between them near both centres.
-    left, left_two, right, right_two = _faces_at(member, [0, 3, 21, 24])
+    left, left_two, right, right_two = faces_at(member, [0, 3, 21, 24])
     settings.FACE_CLUSTER_MAX_DISTANCE, settings.FACE_MATCH_THRESHOLD = 0.02, 0.09
     with transaction.atomic():
         recognition.face_group(face=left)
@@ -276,7 +238,7 @@ def test_two_unnamed_groups_whose_centres_come_close_merge(member, settings):
     }
 
     settings.FACE_CLUSTER_MAX_DISTANCE = 0.075
-    (between,) = _faces_at(member, [12])
+    (between,) = faces_at(member, [12])
     with transaction.atomic():
         recognition.face_group(face=between)
 
@@ -292,14 +254,14 @@ def test_two_unnamed_groups_whose_centres_come_close_merge(member, settings):
 
 def test_a_group_a_suggestion_emptied_is_deleted(member, settings):
     settings.FACE_CLUSTER_MAX_DISTANCE, settings.FACE_MATCH_THRESHOLD = 0.075, 0.09
-    grouped, other = _faces_at(member, [0, 3])
+    grouped, other = faces_at(member, [0, 3])
     with transaction.atomic():
         assert recognition.face_group(face=grouped)
     group = Face.objects.get(pk=grouped.pk).person_id
     # Both faces of the group turn out to be Ann's, tagged elsewhere (as an import
     # or a merge would leave them, with no refresh): recognition suggests Ann for each.
     ann = Person.objects.create(name="Ann")
-    Face.objects.filter(pk__in=[f.pk for f in _faces_at(member, [1, 2])]).confirm(ann)
+    Face.objects.filter(pk__in=[f.pk for f in faces_at(member, [1, 2])]).confirm(ann)
 
     recognition.faces_recognize(face_ids=[grouped.pk, other.pk])
 
@@ -307,82 +269,3 @@ def test_a_group_a_suggestion_emptied_is_deleted(member, settings):
         ann.pk
     }
     assert not Person.objects.filter(pk=group).exists()
-
-
-def test_after_confirmations_one_borderline_neighbour_is_not_enough_for_a_suggestion(member, settings):
-    settings.FACE_MATCH_THRESHOLD = 0.09  # 24.5 degrees on the circle
-    # Confirmed at 0, 2 and 4 degrees (centre at 2). The borderline face is 24
-    # degrees (0.086) from the nearest confirmed face and 26 (0.101) from the
-    # others and from the centre; the close face is 8 degrees from the centre.
-    confirmed = _faces_at(member, [0, 2, 4])
-    borderline, close = _faces_at(member, [28, 10])
-    person = Person.objects.create(name="Ann")
-    for face in confirmed:
-        face_actions.face_tag(face=face, person=person)
-
-    recognition.faces_recognize(face_ids=[borderline.pk, close.pk])
-
-    borderline.refresh_from_db()
-    close.refresh_from_db()
-    assert borderline.person_id != person.pk
-    assert (close.person_id, close.status) == (person.pk, Face.Status.SUGGESTED)
-
-
-def test_one_borderline_neighbour_and_a_borderline_centre_are_not_enough_for_a_suggestion(member, settings):
-    settings.FACE_MATCH_THRESHOLD, settings.FACE_CLUSTER_MAX_DISTANCE = 0.09, 0.075
-    # Ann's confirmed faces lie 10 degrees around her centre (the first axis), 120
-    # degrees apart. The stranger's face is 0.082 from one of them, 0.104 from the
-    # others and 0.083 from the centre: within the match threshold of one face and
-    # of the centre, as a look-alike among many people is (the case measured at a
-    # million faces), but within the grouping distance of neither. The familiar
-    # face is 0.026 from one of hers: far from the others, near that one.
-    around = [(np.cos(np.radians(t)), np.sin(np.radians(t)), 0.0) for t in (0, 120, 240)]
-    confirmed = _faces_along(member, [_towards(10, d) for d in around])
-    stranger, familiar = _faces_along(
-        member, [_towards(23.5, (0.214, 0.0, np.sqrt(1 - 0.214**2))), _towards(23, (1.0, 0.0, 0.0))]
-    )
-    ann = Person.objects.create(name="Ann")
-    for face in confirmed:
-        face_actions.face_tag(face=face, person=ann)
-
-    def distances(face):
-        return sorted(round(1 - float(np.dot(face.embedding, c.embedding)), 3) for c in confirmed)
-
-    assert distances(stranger) == [0.082, 0.104, 0.104]
-    assert distances(familiar)[0] == 0.026 and distances(familiar)[1] > 0.09
-
-    recognition.faces_recognize(face_ids=[stranger.pk, familiar.pk])
-
-    stranger.refresh_from_db()
-    familiar.refresh_from_db()
-    assert stranger.person_id != ann.pk
-    assert (familiar.person_id, familiar.status) == (ann.pk, Face.Status.SUGGESTED)
-
-
-def test_a_person_with_one_confirmed_face_is_suggested_for_faces_near_it(member, settings):
-    settings.FACE_MATCH_THRESHOLD = 0.09
-    (first,) = _faces_at(member, [0])
-    near, far = _faces_at(member, [20, 30])
-    person = Person.objects.create(name="Ann")
-    face_actions.face_tag(face=first, person=person)
-
-    recognition.faces_recognize(face_ids=[near.pk, far.pk])
-
-    near.refresh_from_db()
-    far.refresh_from_db()
-    assert near.person_id == person.pk
-    assert far.person_id != person.pk
-
-
-def test_no_suggestion_without_a_clear_margin_over_the_next_person(member, settings):
-    settings.FACE_MATCH_THRESHOLD, settings.FACE_SUGGEST_MARGIN = 0.09, 0.01
-    ann_face, bob_face = _faces_at(member, [0, 24])
-    (between,) = _faces_at(member, [11])  # 0.018 from Ann's face, 0.026 from Bob's
-    ann, bob = Person.objects.create(name="Ann"), Person.objects.create(name="Bob")
-    face_actions.face_tag(face=ann_face, person=ann)
-    face_actions.face_tag(face=bob_face, person=bob)
-
-    recognition.faces_recognize(face_ids=[between.pk])
-
-    between.refresh_from_db()
-    assert between.person_id not in (ann.pk, bob.pk)

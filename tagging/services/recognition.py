@@ -46,22 +46,26 @@ def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
     Neighbours within the match threshold vote for their person. The suggested
     person must
 
-    - be supported as a whole: at least ``FACE_SUGGEST_MIN_SUPPORT`` of their
-      confirmed faces within the threshold; or, when fewer are, one of them or
-      the centre of all their confirmed faces (for a person with one confirmed
-      face, that face) within the stricter grouping distance. One borderline
-      neighbour is not enough: that is how a review drifts to a look-alike, and
-      among many people a stranger's face lies as near as that (at a million
-      faces, a newcomer was named after a person 0.084 away, with their centre
-      0.086 away, both within the match threshold);
     - have the most votes, and their nearest face be nearer by
-      ``FACE_SUGGEST_MARGIN`` than any other person's among the neighbours.
+      ``FACE_SUGGEST_MARGIN`` than any other person's among the neighbours;
+    - be supported as a whole: at least ``FACE_SUGGEST_MIN_SUPPORT`` of their
+      confirmed faces within the threshold, or the face within it of the centre
+      of all their confirmed faces (for a person with one confirmed face, that
+      face). One borderline neighbour of a person with many faces is not
+      enough: that is how a review drifts to a look-alike;
+    - be near, not only within reach: their nearest face or their centre within
+      the stricter grouping distance. Among many people a stranger lies within
+      the threshold of several faces of someone (at a million faces, a face
+      0.082 to 0.089 from five faces of a person and 0.081 from their centre;
+      the generator puts a person's own faces a median 0.020 from the centre of
+      17 of them, 0.056 at the 99.9th percentile).
 
     Faces on the same photo never vote (one person is not twice on a photo),
     and people the face was rejected for are skipped. Only tags the photo's owner
     may see count, centre included: a name given in a private album stays there.
     Two queries for each photo owner and model among ``faces``, however many
-    faces: their neighbours, and the centres of the people who need one.
+    faces: their neighbours, and the centres of the people who need one (few:
+    a face of someone known is most often near one of their faces).
     (Loads each photo's album and owner unless selected with the faces.)
     """
     batches: dict[tuple[int, str], list[Face]] = defaultdict(list)
@@ -75,27 +79,31 @@ def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
             faces=batch, model_name=model_name, limit=settings.FACE_SUGGEST_NEIGHBOURS, seen_by=owner
         )
         votes = {face.pk: _vote(near[face.pk], threshold) for face in batch}
-        # A vote of too few neighbours stands on one of them or the person's centre
-        # being as near as grouping asks: the centre is read only where the neighbour is not.
-        weak = {
-            vote[0]
-            for vote in votes.values()
-            if vote and len(vote[1]) < settings.FACE_SUGGEST_MIN_SUPPORT and min(vote[1]) > strict
-        }
+        asked = {vote[0] for vote in votes.values() if vote and _needs_centre(vote[1], strict)}
         centres = (
-            vectors.people_centres(person_ids=weak, model_name=model_name, seen_by=owner) if weak else {}
+            vectors.people_centres(person_ids=asked, model_name=model_name, seen_by=owner) if asked else {}
         )
         for face in batch:
             found[face.pk] = None
             if votes[face.pk] is None:
                 continue
             person_id, best = votes[face.pk]
-            if len(best) < settings.FACE_SUGGEST_MIN_SUPPORT and min(best) > strict:
+            if _needs_centre(best, strict):
                 centre = centres.get(person_id)
-                if centre is None or _distance(face.embedding, centre) > strict:
+                if centre is None:
+                    continue
+                to_centre = _distance(face.embedding, centre)
+                few = len(best) < settings.FACE_SUGGEST_MIN_SUPPORT
+                if (few and to_centre > threshold) or (min(best) > strict and to_centre > strict):
                     continue
             found[face.pk] = Suggestion(person_id=person_id, distance=min(best))
     return found
+
+
+def _needs_centre(best: list[float], strict: float) -> bool:
+    """Whether a vote with these distances stands only with the person's centre near:
+    too few faces within the threshold, or none within the grouping distance."""
+    return len(best) < settings.FACE_SUGGEST_MIN_SUPPORT or min(best) > strict
 
 
 def _vote(neighbours: list[selectors.Neighbour], threshold: float) -> tuple[int, list[float]] | None:
