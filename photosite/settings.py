@@ -172,9 +172,9 @@ else:
 # request or task.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Candidates an HNSW search keeps (pgvector's hnsw.ef_search, 40 unless set). Of the
-# true ten nearest among a million faces, runs of `benchmark matching` found 97.6-98.1%
-# at 160, 98.3-98.6% at 200. Filtered searches set their own (hnsw_search_atomic).
-FACE_EF_SEARCH = env_int("FACE_EF_SEARCH", 200)
+# true ten nearest among a million faces, `benchmark matching` found 98.3% at 160
+# (98.1% at 120, 98.6% at 200; graphs of migration 0011). Filtered searches set their own.
+FACE_EF_SEARCH = env_int("FACE_EF_SEARCH", 160)
 # A statement that runs longer than this is a bug or a lock pile-up: fail it
 # instead of letting a request or a task hang.
 STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 60000)

@@ -10,7 +10,7 @@ from tagging.models import HNSW_EF_CONSTRUCTION, HNSW_M, Face, FaceVector
 from tagging.vectors import nearest_first
 from tests.plans import forbid_scans_and_sorts
 
-# The migration before the ones that rebuilt the indexes (0006) and moved them to
+# The migration before the ones that rebuilt the indexes (0006, 0011) and moved them to
 # their own table (0010); the test then migrates to the latest.
 BEFORE = "0005_invitation_workerheartbeat"
 FACES = 3000
