@@ -12,6 +12,19 @@ from tests.circle import faces_along, faces_at, towards
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _confirmed_as_ann(faces: list[Face]) -> Person:
+    ann = Person.objects.create(name="Ann")
+    for face in faces:
+        face_actions.face_tag(face=face, person=ann)
+    return ann
+
+
+def _recognise(*faces: Face) -> None:
+    recognition.faces_recognize(face_ids=[face.pk for face in faces])
+    for face in faces:
+        face.refresh_from_db()
+
+
 def test_after_confirmations_one_borderline_neighbour_is_not_enough_for_a_suggestion(member, settings):
     settings.FACE_MATCH_THRESHOLD = 0.09  # 24.5 degrees on the circle
     # Confirmed at 0, 2 and 4 degrees (centre at 2). The borderline face is 24
@@ -19,14 +32,10 @@ def test_after_confirmations_one_borderline_neighbour_is_not_enough_for_a_sugges
     # others and from the centre; the close face is 8 degrees from the centre.
     confirmed = faces_at(member, [0, 2, 4])
     borderline, close = faces_at(member, [28, 10])
-    person = Person.objects.create(name="Ann")
-    for face in confirmed:
-        face_actions.face_tag(face=face, person=person)
+    person = _confirmed_as_ann(confirmed)
 
-    recognition.faces_recognize(face_ids=[borderline.pk, close.pk])
+    _recognise(borderline, close)
 
-    borderline.refresh_from_db()
-    close.refresh_from_db()
     assert borderline.person_id != person.pk
     assert (close.person_id, close.status) == (person.pk, Face.Status.SUGGESTED)
 
@@ -44,9 +53,7 @@ def test_one_borderline_neighbour_and_a_borderline_centre_are_not_enough_for_a_s
     stranger, familiar = faces_along(
         member, [towards(23.5, (0.214, 0.0, np.sqrt(1 - 0.214**2))), towards(23, (1.0, 0.0, 0.0))]
     )
-    ann = Person.objects.create(name="Ann")
-    for face in confirmed:
-        face_actions.face_tag(face=face, person=ann)
+    ann = _confirmed_as_ann(confirmed)
 
     def distances(face):
         return sorted(round(1 - float(np.dot(face.embedding, c.embedding)), 3) for c in confirmed)
@@ -54,10 +61,8 @@ def test_one_borderline_neighbour_and_a_borderline_centre_are_not_enough_for_a_s
     assert distances(stranger) == [0.082, 0.104, 0.104]
     assert distances(familiar)[0] == 0.026 and distances(familiar)[1] > 0.09
 
-    recognition.faces_recognize(face_ids=[stranger.pk, familiar.pk])
+    _recognise(stranger, familiar)
 
-    stranger.refresh_from_db()
-    familiar.refresh_from_db()
     assert stranger.person_id != ann.pk
     assert (familiar.person_id, familiar.status) == (ann.pk, Face.Status.SUGGESTED)
 
@@ -73,16 +78,12 @@ def test_a_face_within_reach_of_many_faces_of_a_person_but_near_none_is_not_sugg
     confirmed = faces_along(member, [towards(5.96, d) for d in around])
     off = (0.0, 0.0, 0.0, 0.0, 1.0)
     stranger, hers = faces_along(member, [towards(23.07, off), towards(18.19, off)])
-    ann = Person.objects.create(name="Ann")
-    for face in confirmed:
-        face_actions.face_tag(face=face, person=ann)
+    ann = _confirmed_as_ann(confirmed)
     assert {round(1 - float(np.dot(stranger.embedding, c.embedding)), 3) for c in confirmed} == {0.085}
     assert round(1 - float(stranger.embedding[0]), 3) == 0.080
 
-    recognition.faces_recognize(face_ids=[stranger.pk, hers.pk])
+    _recognise(stranger, hers)
 
-    stranger.refresh_from_db()
-    hers.refresh_from_db()
     assert stranger.person_id != ann.pk
     assert (hers.person_id, hers.status) == (ann.pk, Face.Status.SUGGESTED)
 
@@ -91,13 +92,10 @@ def test_a_person_with_one_confirmed_face_is_suggested_for_faces_near_it(member,
     settings.FACE_MATCH_THRESHOLD = 0.09
     (first,) = faces_at(member, [0])
     near, far = faces_at(member, [20, 30])
-    person = Person.objects.create(name="Ann")
-    face_actions.face_tag(face=first, person=person)
+    person = _confirmed_as_ann([first])
 
-    recognition.faces_recognize(face_ids=[near.pk, far.pk])
+    _recognise(near, far)
 
-    near.refresh_from_db()
-    far.refresh_from_db()
     assert near.person_id == person.pk
     assert far.person_id != person.pk
 
@@ -110,7 +108,6 @@ def test_no_suggestion_without_a_clear_margin_over_the_next_person(member, setti
     face_actions.face_tag(face=ann_face, person=ann)
     face_actions.face_tag(face=bob_face, person=bob)
 
-    recognition.faces_recognize(face_ids=[between.pk])
+    _recognise(between)
 
-    between.refresh_from_db()
     assert between.person_id not in (ann.pk, bob.pk)
