@@ -172,8 +172,8 @@ else:
 # request or task.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Candidates an HNSW search keeps (pgvector's hnsw.ef_search, 40 unless set). Of the
-# true ten nearest among a million faces, `benchmark matching` found 98.3% at 160
-# (98.1% at 120, 98.6% at 200; graphs of migration 0011). Filtered searches set their own.
+# true ten nearest among a million faces, `benchmark matching` found 98.1-98.3% at 160
+# (97.7-98.1% at 120, 98.5-98.6% at 200; graphs of 0011). Filtered searches set their own.
 FACE_EF_SEARCH = env_int("FACE_EF_SEARCH", 160)
 # A statement that runs longer than this is a bug or a lock pile-up: fail it
 # instead of letting a request or a task hang.

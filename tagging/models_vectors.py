@@ -28,8 +28,8 @@ from tagging.embeddings import embedding_expression
 # 64) gave recall@10 0.86 at a million faces with ef_search 40 and 0.93 at 100:
 # too few links for that size. A denser graph, built with a wider candidate
 # list, finds more per candidate visited (figures in the README; ef_construction
-# 200 rather than 128 since migration 0011: at a million faces recall@10 0.983
-# rather than 0.978 at ef_search 160, for a build 1.7x as long).
+# 200 rather than 128 since migration 0011: at a million faces recall@10
+# 0.981-0.983 rather than 0.978-0.979 at ef_search 160, for a build 1.4-1.9x as long).
 HNSW_M = 24
 HNSW_EF_CONSTRUCTION = 200
 

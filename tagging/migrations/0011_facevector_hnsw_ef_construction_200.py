@@ -1,8 +1,9 @@
 """The face graphs rebuilt with ef_construction 200 (was 128), m 24 as before.
 
-`benchmark matching --faces 1000000` (three runs of 2026-12-03): recall@10 at
-ef_search 120 / 160 / 200 went from 0.968 / 0.978-0.979 / 0.985-0.987 to
-0.981 / 0.983 / 0.986, at about the same search time; the build took 790 s
+`benchmark matching --faces 1000000` (runs of 2026-12-03, two builds of each):
+recall@10 at ef_search 120 / 160 / 200 went from 0.968 / 0.978-0.979 /
+0.985-0.987 to 0.977-0.981 / 0.981-0.983 / 0.985-0.986, at about the same search
+time (`--faces 100000 --compare 24,128`: within 2%); the build took 655-790 s
 against 407-482 s.
 
 The new graphs are built beside the old ones, which keep serving searches until
