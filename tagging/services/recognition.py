@@ -79,7 +79,8 @@ def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
             faces=batch, model_name=model_name, limit=settings.FACE_SUGGEST_NEIGHBOURS, seen_by=owner
         )
         votes = {face.pk: _vote(near[face.pk], threshold) for face in batch}
-        asked = {vote[0] for vote in votes.values() if vote and _needs_centre(vote[1], strict)}
+        # The centre is read only for the votes that do not stand without it.
+        asked = {vote[0] for vote in votes.values() if vote and not _stands(vote[1], None, threshold, strict)}
         centres = (
             vectors.people_centres(person_ids=asked, model_name=model_name, seen_by=owner) if asked else {}
         )
@@ -88,22 +89,21 @@ def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
             if votes[face.pk] is None:
                 continue
             person_id, best = votes[face.pk]
-            if _needs_centre(best, strict):
-                centre = centres.get(person_id)
-                if centre is None:
-                    continue
-                to_centre = _distance(face.embedding, centre)
-                few = len(best) < settings.FACE_SUGGEST_MIN_SUPPORT
-                if (few and to_centre > threshold) or (min(best) > strict and to_centre > strict):
-                    continue
-            found[face.pk] = Suggestion(person_id=person_id, distance=min(best))
+            centre = centres.get(person_id)
+            to_centre = None if centre is None else _distance(face.embedding, centre)
+            if _stands(best, to_centre, threshold, strict):
+                found[face.pk] = Suggestion(person_id=person_id, distance=min(best))
     return found
 
 
-def _needs_centre(best: list[float], strict: float) -> bool:
-    """Whether a vote with these distances stands only with the person's centre near:
-    too few faces within the threshold, or none within the grouping distance."""
-    return len(best) < settings.FACE_SUGGEST_MIN_SUPPORT or min(best) > strict
+def _stands(best: list[float], to_centre: float | None, threshold: float, strict: float) -> bool:
+    """Whether a vote (its faces' distances, and the face's distance to the person's
+    centre when read) carries a suggestion: supported (``FACE_SUGGEST_MIN_SUPPORT``
+    faces or the centre within the threshold) and near (a face or the centre within
+    the grouping distance)."""
+    centre = float("inf") if to_centre is None else to_centre
+    supported = len(best) >= settings.FACE_SUGGEST_MIN_SUPPORT or centre <= threshold
+    return supported and (min(best) <= strict or centre <= strict)
 
 
 def _vote(neighbours: list[selectors.Neighbour], threshold: float) -> tuple[int, list[float]] | None:
