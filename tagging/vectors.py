@@ -202,21 +202,27 @@ def _outer(column: str) -> RawSQL:
     return RawSQL(f"{_OUTER}.{column}", ())  # noqa: S611 (a column name of this module)
 
 
-def _each_nearest(
-    inner: QuerySet[Face], *, face_ids: list[int], model_name: str, limit: int, columns, confirmed=False
-):
+def _nearest_sql(inner: QuerySet[Face], *, model_name: str, limit: int, columns, confirmed=False):
+    """The SQL and parameters of the query a batch runs for each of its faces: the
+    ``limit`` faces of ``inner`` nearest to the batch's face, as ``(*columns, distance)``."""
+    outer_embedding = RawSQL(  # noqa: S611 (column and dimension, no value)
+        f"{_OUTER}.embedding::vector({model_dimensions(model_name)})", (), output_field=VectorField()
+    )
+    nearest = nearest_first(inner, model_name=model_name, to=outer_embedding, confirmed=confirmed)
+    sql, params = nearest.values_list(*columns, "nearest_distance")[:limit].query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _each_nearest(nearest: tuple[str, tuple], *, face_ids: list[int], limit: int):
     """Rows ``(face_id, *columns, distance, rank)``: for each face of ``face_ids``, the
-    ``limit`` faces of ``inner`` nearest to it, nearest first (rank 1).
+    ``limit`` faces of the ``nearest`` query (``_nearest_sql``) nearest to it, nearest first (rank 1).
 
     Asked first with the batch's cheaper candidate list (``FACE_BATCH_EF_SEARCH``),
     then again with the filtered searches' wide one for the faces that came back
     short: on pgvector 0.6 a short answer is the sign that the filter dropped
     candidates the index had returned, and only those faces pay for the wide list.
     """
-    ask = functools.partial(
-        _each_nearest_once, inner, model_name=model_name, limit=limit, columns=columns, confirmed=confirmed
-    )
-    rows = ask(face_ids=face_ids, ef_search=settings.FACE_BATCH_EF_SEARCH)
+    rows = _each_nearest_once(nearest, face_ids=face_ids, ef_search=settings.FACE_BATCH_EF_SEARCH)
     found: dict[int, int] = defaultdict(int)
     for row in rows:
         found[row[0]] += 1
@@ -224,25 +230,11 @@ def _each_nearest(
     if not short or settings.FACE_BATCH_EF_SEARCH >= settings.FACE_FILTERED_EF_SEARCH:
         return rows
     kept = [row for row in rows if found[row[0]] >= limit]
-    return kept + ask(face_ids=short, ef_search=settings.FACE_FILTERED_EF_SEARCH)
+    return kept + _each_nearest_once(nearest, face_ids=short, ef_search=settings.FACE_FILTERED_EF_SEARCH)
 
 
-def _each_nearest_once(
-    inner: QuerySet[Face],
-    *,
-    face_ids: list[int],
-    model_name: str,
-    limit: int,
-    columns,
-    confirmed: bool,
-    ef_search: int,
-):
-    outer_embedding = RawSQL(  # noqa: S611 (column and dimension, no value)
-        f"{_OUTER}.embedding::vector({model_dimensions(model_name)})", (), output_field=VectorField()
-    )
-    nearest = nearest_first(inner, model_name=model_name, to=outer_embedding, confirmed=confirmed)
-    nearest = nearest.values_list(*columns, "nearest_distance")[:limit]
-    sql, params = nearest.query.sql_with_params()
+def _each_nearest_once(nearest: tuple[str, tuple], *, face_ids: list[int], ef_search: int):
+    sql, params = nearest
     table = Face._meta.db_table
     query = (
         f"SELECT {_OUTER}.id, near.* FROM {table} {_OUTER} "  # noqa: S608 (names, not values)
@@ -272,8 +264,9 @@ def confirmed_near_each(*, faces: Iterable[Face], model_name: str, limit: int, s
     ids = [face.pk for face in faces]
     found: dict[int, list] = {face_id: [] for face_id in ids}
     columns = ("pk", "photo_id", "person_id", "person__name", "status")
+    nearest = _nearest_sql(inner, model_name=model_name, limit=limit, columns=columns, confirmed=True)
     for face_id, pk, photo_id, person_id, name, status, distance, _ in _each_nearest(
-        inner, face_ids=ids, model_name=model_name, limit=limit, columns=columns, confirmed=True
+        nearest, face_ids=ids, limit=limit
     ):
         found[face_id].append(Neighbour(pk, photo_id, person_id, bool(name), status, float(distance)))
     return found
@@ -287,23 +280,31 @@ def near_each(*, face_ids: list[int], model_name: str, limit: int) -> tuple[dict
     What ``faces_near`` answers for one face, for all in one query. Reading every
     neighbour's embedding cost about 0.8 ms a face in parsing alone.
     """
-    ungrouped = When(person__isnull=True, status=Face.Status.UNASSIGNED, then=F("embedding"))
-    inner = (
-        grouping_evidence()
-        .exclude(pk=_outer("id"))
-        .annotate(ungrouped_embedding=Case(ungrouped, default=None, output_field=VectorField()))
-    )
     found: dict[int, list] = {face_id: [] for face_id in face_ids}
     embeddings: dict[int, list] = {}
-    columns = ("pk", "photo_id", "person_id", "person__name", "status", "ungrouped_embedding")
     for face_id, pk, photo_id, person_id, name, status, embedding, distance, _ in _each_nearest(
-        inner, face_ids=face_ids, model_name=model_name, limit=limit, columns=columns
+        _near_sql(model_name, limit), face_ids=face_ids, limit=limit
     ):
         found[face_id].append(Neighbour(pk, photo_id, person_id, bool(name), status, float(distance)))
         if embedding is not None:
             # A raw cursor returns pgvector's text form; the field parses it as the ORM would.
             embeddings[pk] = _VECTOR.from_db_value(embedding, None, connection)
     return found, embeddings
+
+
+@functools.cache
+def _near_sql(model_name: str, limit: int) -> tuple[str, tuple]:
+    """``near_each``'s query, built once per process: it depends on the model and the
+    limit only (grouping's evidence is the same for every face), and the ORM took
+    0.8 ms to build it, twice a photo."""
+    ungrouped = When(person__isnull=True, status=Face.Status.UNASSIGNED, then=F("embedding"))
+    inner = (
+        grouping_evidence()
+        .exclude(pk=_outer("id"))
+        .annotate(ungrouped_embedding=Case(ungrouped, default=None, output_field=VectorField()))
+    )
+    columns = ("pk", "photo_id", "person_id", "person__name", "status", "ungrouped_embedding")
+    return _nearest_sql(inner, model_name=model_name, limit=limit, columns=columns)
 
 
 def people_centres(
