@@ -352,7 +352,7 @@ FACE_MAX_PER_PHOTO = env_int("FACE_MAX_PER_PHOTO", 50)
 # FACE_MODEL (Dlib: 0.09), else deepface's published one (tagging/services/thresholds.py).
 FACE_MATCH_THRESHOLD = env_float("FACE_MATCH_THRESHOLD", None)
 FACE_MAX_ATTEMPTS = env_int("FACE_MAX_ATTEMPTS", 3)
-# Suggestions: the confirmed faces nearest to a new face vote for their person.
+# Suggestions: the nearest confirmed faces vote for their person; as many of any status may veto.
 FACE_SUGGEST_NEIGHBOURS = env_int("FACE_SUGGEST_NEIGHBOURS", 10)
 # The suggested person's nearest face must beat any other person's by this, or no suggestion.
 FACE_SUGGEST_MARGIN = env_float("FACE_SUGGEST_MARGIN", 0.01)
