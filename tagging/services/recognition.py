@@ -116,8 +116,14 @@ def _withdraw_nearer_someone_else(batch: list[Face], found: dict, model_name: st
     than to the named one (the portraits of ``../shared/faces``); but there the
     named face is among their nearest. Any face counts here, as in grouping: this
     evidence withholds a name and never gives one.
+
+    A face within half the grouping distance of a confirmed face of the person is
+    not asked about: someone else's faces nearer still would leave the two people
+    apart by less than any two measured here, and the search costs about 2.4 ms a
+    face at a million faces (84% of the suggestions at 100,000 were that near).
     """
-    suggested = [face for face in batch if found[face.pk] is not None]
+    near_one = cluster_max_distance(model_name) / 2
+    suggested = [face for face in batch if (s := found[face.pk]) is not None and s.distance > near_one]
     if not suggested:
         return
     near, _ = vectors.near_each(
