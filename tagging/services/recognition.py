@@ -59,10 +59,9 @@ def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
       0.082 to 0.089 from five faces of a person and 0.081 from their centre;
       the generator puts a person's own faces a median 0.020 from the centre of
       17 of them, 0.056 at the 99.9th percentile);
-    - be among the nearest: when none of their faces is among the face's nearest
-      of any status, no face of another person (an unnamed group's too) nearer
-      by the margin than their nearest confirmed one
-      (``_withdraw_nearer_someone_else``).
+    - be the nearest: no face of another person (an unnamed group's too, but not
+      the face's own group) among its nearest of any status nearer by the margin
+      than their nearest confirmed one (``_withdraw_nearer_someone_else``).
 
     Faces on the same photo never vote (one person is not twice on a photo),
     and people the face was rejected for are skipped. Only tags the photo's owner
@@ -103,19 +102,20 @@ def suggestions_for(*, faces: Iterable[Face]) -> dict[int, Suggestion | None]:
 
 
 def _withdraw_nearer_someone_else(batch: list[Face], found: dict, model_name: str) -> None:
-    """Take back the suggestions of faces whose ``FACE_SUGGEST_NEIGHBOURS`` nearest
-    faces of any status hold none of the suggested person's, and someone else's
-    nearer by ``FACE_SUGGEST_MARGIN`` than the suggested person's nearest confirmed
-    face: grouping decides for them. One query for the faces with a suggestion.
+    """Take back the suggestions of faces with a face of someone else among their
+    ``FACE_SUGGEST_NEIGHBOURS`` nearest of any status nearer, by ``FACE_SUGGEST_MARGIN``,
+    than the suggested person's nearest confirmed face: grouping decides for them.
+    One query for the faces with a suggestion.
 
     Confirmed faces vote, but someone photographed often and not named yet is only
-    an unnamed group: asked only among confirmed faces, a face 0.016 from 56 faces
-    of such a group was named after a look-alike 0.076 away (`benchmark matching`
-    at 100,000 faces). Nearer faces of another group alone are no sign: naming one
-    face of a group leaves the others of that group nearer to many of its faces
-    than to the named one (the portraits of ``../shared/faces``); but there the
-    named face is among their nearest. Any face counts here, as in grouping: this
-    evidence withholds a name and never gives one.
+    an unnamed group: asked only among confirmed faces, new faces 0.016, 0.039 and
+    0.039 from faces of their own groups (of 56, 5 and 2 faces) were named after
+    look-alikes 0.074 to 0.077 away (`benchmark matching` at 100,000 and 1,000,000
+    faces). The face's own group is not someone else: naming one face of a group
+    leaves the others nearer to each other than to the named one (0.028 against
+    0.046 on the portraits of ``../shared/faces``), and the suggestion is what moves
+    them to the named person. Any face counts here, as in grouping: this evidence
+    withholds a name and never gives one.
 
     A face within half the grouping distance of a confirmed face of the person is
     not asked about: someone else's faces nearer still would leave the two people
@@ -133,11 +133,13 @@ def _withdraw_nearer_someone_else(batch: list[Face], found: dict, model_name: st
     )
     for face in suggested:
         suggestion = found[face.pk]
-        neighbours = [n for n in near[face.pk] if n.photo_id != face.photo_id and n.person_id is not None]
-        if any(n.person_id == suggestion.person_id for n in neighbours):
-            continue
-        nearer = [n for n in neighbours if n.distance + settings.FACE_SUGGEST_MARGIN < suggestion.distance]
-        if nearer:
+        ours = (None, suggestion.person_id, face.person_id)
+        if any(
+            n.person_id not in ours
+            and n.photo_id != face.photo_id
+            and n.distance + settings.FACE_SUGGEST_MARGIN < suggestion.distance
+            for n in near[face.pk]
+        ):
             found[face.pk] = None
 
 
